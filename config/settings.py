@@ -1,0 +1,78 @@
+"""Runtime settings: ``DEPESCHE_*`` environment variables over ``[settings]`` in depesche.toml.
+
+The workspace's files say *what* to produce; settings say *where* it runs (database, broker).
+Deployment-specific values therefore come from the environment first, so one workspace in git
+runs unchanged on a laptop (SQLite, in-process) and on a cluster (PostgreSQL, Redis).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DEPESCHE_", extra="ignore")
+
+    workspace: Path = Field(default=Path("."))
+    database_url: str | None = None
+    broker_url: str | None = None
+    result_backend: str | None = None
+    out_dir: Path | None = None
+    # Where the embedded database and beat's schedule live (the workspace may be read-only).
+    state_dir: Path | None = None
+    log_level: str = "WARNING"
+    # Seconds `depesche run` waits for distributed workers before it gives up.
+    run_timeout: float = 600.0
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The embedded default: SQLite in the workspace's ``var/``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_state_dir / 'depesche.db'}"
+
+    @property
+    def resolved_state_dir(self) -> Path:
+        state = self.state_dir if self.state_dir is not None else self.workspace.resolve() / "var"
+        state.mkdir(parents=True, exist_ok=True)
+        return state
+
+    @property
+    def resolved_out_dir(self) -> Path:
+        return self.out_dir if self.out_dir is not None else self.workspace / "out"
+
+
+def load_settings(workspace: Path | str | None = None, **overrides: Any) -> Settings:
+    """Build settings for a workspace: environment first, then its depesche.toml ``[settings]``."""
+    if workspace is None:
+        workspace = os.environ.get("DEPESCHE_WORKSPACE", ".")
+    workspace = Path(workspace)
+    from_file: dict[str, Any] = {}
+    toml_path = workspace / "depesche.toml"
+    if toml_path.is_file():
+        with toml_path.open("rb") as handle:
+            from_file = dict(tomllib.load(handle).get("settings", {}))
+    for key in list(from_file):
+        if f"DEPESCHE_{key.upper()}" in os.environ:
+            del from_file[key]
+    values = {**from_file, **overrides, "workspace": workspace}
+    return Settings(**values)
+
+
+_current: Settings | None = None
+
+
+def configure(settings: Settings | None) -> None:
+    """Make ``settings`` what in-process tasks see (the CLI resolved them from its arguments)."""
+    global _current
+    _current = settings
+
+
+def current_settings() -> Settings:
+    return _current if _current is not None else load_settings()

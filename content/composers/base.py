@@ -1,0 +1,74 @@
+"""What every composer takes and returns: plain data, so composing never touches the database."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from campaigns.schema import Campaign, Initiative
+from content.formatting import Formatter
+from content.selection import Candidate, Choice
+
+
+@dataclass(frozen=True)
+class FileData:
+    name: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class ItemUse:
+    """An item a piece used, and why: the provenance a reviewer reads in the manifest."""
+
+    url: str
+    reason: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ComposedPiece:
+    kind: str
+    files: tuple[FileData, ...]
+    items: tuple[ItemUse, ...] = ()
+    platform: str | None = None
+    template: str = ""
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompositionInput:
+    """Everything a composer needs for one initiative in one slot."""
+
+    workspace_root: Path
+    campaign_name: str
+    campaign: Campaign
+    deliverable_id: str
+    initiative: Initiative
+    due_at: datetime
+    candidates: tuple[Candidate, ...]
+    feed_titles: dict[str, str]
+    item: Candidate | None = None
+
+    @property
+    def fmt(self) -> Formatter:
+        return Formatter(self.initiative.locale, self.initiative.timezone)
+
+    @property
+    def where(self) -> str:
+        return f"campaign {self.campaign_name}, initiative {self.initiative.slug}"
+
+    @property
+    def campaign_file(self) -> str:
+        return str(self.workspace_root / "campaigns" / f"{self.campaign_name}.yaml")
+
+
+def teaser(text: str, width: int) -> str:
+    """A teaser cut at a word boundary with an ellipsis, never mid-word."""
+    return textwrap.shorten(text, width=width, placeholder=" …")
+
+
+def item_use(choice: Choice) -> ItemUse:
+    return ItemUse(choice.candidate.url, choice.reason, choice.score)

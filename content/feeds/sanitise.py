@@ -1,0 +1,139 @@
+"""Make feed HTML safe to show and to send, and turn it into plain text.
+
+Feed summaries come from strangers and end up in newsletters and on web pages, so they pass an
+allow-list (nh3, the Rust ammonia sanitiser) instead of a block-list: anything not named here is
+dropped. Links keep only http, https and mailto targets and never hand the reader's browser
+context to the linked site.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
+
+import nh3
+
+ALLOWED_TAGS = frozenset({"p", "br", "a", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote"})
+ALLOWED_ATTRIBUTES = {"a": {"href"}}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+LINK_REL = "noopener noreferrer"
+
+# Tags that start a new paragraph in the text form; everything else is inline.
+_BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "blockquote",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "pre",
+        "table",
+        "tr",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "figure",
+        "hr",
+    }
+)
+# Their content is never text a reader should see.
+_HIDDEN_TAGS = frozenset({"script", "style", "template", "noscript", "head", "title"})
+# ASCII whitespace only: a no-break space (``§\xa05``, ``10\xa0000``) is typography, not layout.
+_SPACES = re.compile(r"[ \t\r\n\f\v]+")
+
+
+def collapse_whitespace(text: str) -> str:
+    """Runs of layout whitespace become one space; no-break spaces stay."""
+    return _SPACES.sub(" ", text).strip(" ")
+
+
+def sanitise_html(html: str, base_url: str) -> str:
+    """Keep only harmless markup; relative links become absolute against ``base_url``.
+
+    Resolving happens here because the HTML leaves its feed's context: a ``/beitrag`` link in a
+    newsletter would otherwise point at the newsletter's host. The resolved URL is checked again,
+    since a base URL of another scheme could turn a harmless relative link into a ``file:`` one.
+    """
+
+    def resolve(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "a" and attribute == "href":
+            absolute = urljoin(base_url, value.strip())
+            if urlsplit(absolute).scheme.lower() not in URL_SCHEMES:
+                return None
+            return absolute
+        return value
+
+    return nh3.clean(
+        html,
+        tags=set(ALLOWED_TAGS),
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(URL_SCHEMES),
+        link_rel=LINK_REL,
+        attribute_filter=resolve,
+        strip_comments=True,
+    ).strip()
+
+
+class _TextExtractor(HTMLParser):
+    """Collects text by paragraph; ``convert_charrefs`` decodes entities on the way."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self._current: list[str] = []
+        self._hidden_depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden_depth += 1
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+        elif tag == "br":
+            self._current.append("\n")
+        elif tag == "li":
+            self._current.append("\n- ")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HIDDEN_TAGS:
+            self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _HIDDEN_TAGS:
+            self._hidden_depth = max(0, self._hidden_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self._flush()
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden_depth:
+            self._current.append(data)
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+    def _flush(self) -> None:
+        lines = (collapse_whitespace(line) for line in "".join(self._current).split("\n"))
+        paragraph = "\n".join(line for line in lines if line and line != "-")
+        if paragraph:
+            self.paragraphs.append(paragraph)
+        self._current = []
+
+
+def html_to_text(html: str) -> str:
+    """Plain text for text-only channels: paragraphs separated by a blank line, lines by ``\\n``.
+
+    A real HTML parser (the standard library's) reads the markup, because feed HTML is rarely
+    well-formed and a regular expression would leak tag fragments into the text.
+    """
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return "\n\n".join(extractor.paragraphs)

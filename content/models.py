@@ -1,0 +1,101 @@
+"""Feeds' fetch state, normalised items, and the pieces assembled from them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from config.db import Base, UTCDateTime
+
+
+class FeedState(Base):
+    """What the last fetch of a feed left behind: validators for conditional GET and health."""
+
+    __tablename__ = "feeds"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Item(Base):
+    """One news story, whichever feeds carried it; ``id`` derives from its canonical URL."""
+
+    __tablename__ = "items"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    canonical_url: Mapped[str] = mapped_column(Text, unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    summary_html: Mapped[str] = mapped_column(Text)
+    summary_text: Mapped[str] = mapped_column(Text)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sources: Mapped[list[ItemSource]] = relationship(
+        back_populates="item", order_by="ItemSource.id", lazy="selectin"
+    )
+
+
+class ItemSource(Base):
+    """One feed's entry for an item; GUIDs are unique per feed, not across feeds."""
+
+    __tablename__ = "item_sources"
+    __table_args__ = (UniqueConstraint("feed_id", "guid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id"), index=True)
+    feed_id: Mapped[str] = mapped_column(String(100))
+    guid: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text)
+    item: Mapped[Item] = relationship(back_populates="sources")
+
+
+class Piece(Base):
+    """One assembled artifact for one initiative, keyed by slot, initiative and form."""
+
+    __tablename__ = "pieces"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    slot_key: Mapped[str] = mapped_column(String(200), index=True)
+    initiative: Mapped[str] = mapped_column(String(100), index=True)
+    campaign: Mapped[str] = mapped_column(String(100))
+    deliverable: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    platform: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    files: Mapped[list[PieceFile]] = relationship(
+        back_populates="piece", order_by="PieceFile.name", lazy="selectin"
+    )
+
+
+class PieceFile(Base):
+    __tablename__ = "piece_files"
+    __table_args__ = (UniqueConstraint("piece_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    piece: Mapped[Piece] = relationship(back_populates="files")

@@ -1,0 +1,134 @@
+"""Fixtures shared by the whole suite: the example workspace, migrated databases, real services.
+
+Servers are started by the tests themselves on free loopback ports and stopped afterwards; the
+database of every test is built through the Alembic migrations, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from config.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "zukunft-der-industrie"
+SHARED = ROOT.parent / "shared"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.fixture()
+def database_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'depesche.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture()
+def example_workspace(tmp_path: Path) -> Path:
+    """A copy of the example, so a test may change it without touching the repository."""
+    target = tmp_path / "workspace"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("var", "out"))
+    return target
+
+
+class RedisServer:
+    def __init__(self, port: int, process: subprocess.Popen[bytes]) -> None:
+        self.port, self.process = port, process
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+@pytest.fixture()
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run `make test`, which installs it")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield RedisServer(port, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def depesche_env(**values: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEPESCHE_")}
+    env.update({f"DEPESCHE_{k.upper()}": v for k, v in values.items()})
+    return env
+
+
+def depesche_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "config.cli", *args]
+
+
+@pytest.fixture()
+def start_worker(tmp_path: Path) -> Iterator[object]:
+    """Start real `depesche worker` processes; each is stopped when the test ends."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        workspace: Path, env: dict[str, str], concurrency: int = 2
+    ) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(processes)}.log").open("wb")
+        process = subprocess.Popen(
+            depesche_command("worker", str(workspace), "--concurrency", str(concurrency)),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

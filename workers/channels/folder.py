@@ -1,0 +1,94 @@
+"""The folder channel: a slot's pieces for one initiative as files plus ``manifest.json``.
+
+Layout (a contract other tools read): ``OUT/<initiative>/<campaign>/<slot>/``. A file whose bytes
+are already there is not rewritten, so a repeated run leaves every mtime alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OutputFile:
+    name: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class OutputPiece:
+    kind: str
+    platform: str | None
+    files: tuple[OutputFile, ...]
+    items: tuple[dict[str, Any], ...]
+    key: str
+    state: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    initiative: str
+    campaign: str
+    slot: str
+    due_at: str
+    pieces: tuple[OutputPiece, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Receipt:
+    path: Path
+    written: int
+    unchanged: int
+
+
+def manifest(bundle: Bundle) -> dict[str, Any]:
+    pieces = []
+    for piece in bundle.pieces:
+        entry: dict[str, Any] = {"key": piece.key, "kind": piece.kind, "state": piece.state}
+        if piece.platform:
+            entry["platform"] = piece.platform
+        entry["files"] = [{"path": f.name, "sha256": f.sha256} for f in piece.files]
+        entry["items"] = list(piece.items)
+        pieces.append(entry)
+    return {
+        "initiative": bundle.initiative,
+        "campaign": bundle.campaign,
+        "slot": bundle.slot,
+        "due_at": bundle.due_at,
+        "pieces": pieces,
+        "notes": list(bundle.notes),
+    }
+
+
+def _write_if_changed(path: Path, content: bytes) -> bool:
+    if path.is_file() and path.read_bytes() == content:
+        return False
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(content)
+    tmp.replace(path)
+    return True
+
+
+def deliver(bundle: Bundle, out_dir: Path) -> Receipt:
+    """Write the bundle's folder atomically per file; the manifest last, once files are there."""
+    folder = out_dir / bundle.initiative / bundle.campaign / bundle.slot
+    folder.mkdir(parents=True, exist_ok=True)
+    written = unchanged = 0
+    files = [f for piece in bundle.pieces for f in piece.files]
+    document = json.dumps(manifest(bundle), ensure_ascii=False, indent=2) + "\n"
+    files.append(OutputFile("manifest.json", document.encode()))
+    for output in files:
+        if _write_if_changed(folder / output.name, output.content):
+            written += 1
+        else:
+            unchanged += 1
+    return Receipt(folder, written, unchanged)
