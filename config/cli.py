@@ -240,51 +240,29 @@ def demo(
     out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
 ) -> None:
     """Replay the example's six weeks at fixed instants: ingest, then every slot and event."""
-    from campaigns.planner import event_instants, upcoming
-    from content.ingest import ingest as ingest_feeds
-    from workers.runner import published_payloads, run_at
+    from workers.demo import replay
 
     settings = _settings(workspace)
     ws = _workspace(workspace)
     if ws.config.demo is None:
         err.print(f"{workspace / 'depesche.toml'}: no [demo] section to replay")
         raise typer.Exit(1)
-    window = ws.config.demo
     out_dir = out or settings.resolved_out_dir
-    url = settings.resolved_database_url
-    outcomes = ingest_feeds(
-        url,
-        list(ws.feeds.values()),
-        base_dir=ws.root,
-        now=window.ingest_at.astimezone(UTC),
-        fetch=ws.config.fetch,
-    )
-    stored = sum(len(o.new) for o in outcomes)
-    console.print(f"Ingested {len(outcomes)} feeds ({stored} new items).")
-    start, end = window.start.astimezone(UTC), window.end.astimezone(UTC)
-    payloads = published_payloads(url)
-    instants = sorted(
-        {s.due_at for s in upcoming(ws, start, end)} | set(event_instants(ws, payloads, start, end))
-    )
-    reports = []
     with Progress(console=console, transient=True) as progress:
-        bar = progress.add_task("Replaying slots", total=len(instants))
-        for instant in instants:
-            reports.extend(
-                run_at(
-                    url,
-                    ws,
-                    instant,
-                    out_dir=out_dir,
-                    now=_now(),
-                    distributed=settings.broker_url is not None,
-                    timeout=settings.run_timeout,
-                    payloads=payloads,
-                )
-            )
-            progress.advance(bar)
-    console.print(f"Replayed {len(instants)} instants, {len(reports)} slots.")
-    _summary(reports, out_dir)
+        bar = progress.add_task("Replaying the demo window", total=None)
+        result = replay(
+            settings.resolved_database_url,
+            ws,
+            out_dir,
+            clock=_now,
+            distributed=settings.broker_url is not None,
+            timeout=settings.run_timeout,
+            on_instant=lambda done, total: progress.update(bar, completed=done, total=total),
+        )
+    new = sum(len(o.new) for o in result.outcomes)
+    console.print(f"Ingested {len(result.outcomes)} feeds ({new} new items).")
+    console.print(f"Replayed {len(result.instants)} instants, {len(result.reports)} slots.")
+    _summary(result.reports, out_dir)
 
 
 @app.command()

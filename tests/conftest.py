@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,33 @@ def start_worker(tmp_path: Path) -> Iterator[object]:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+class DemoRun:
+    """The example's demo replay, run once per session in-process on a copy of the example."""
+
+    def __init__(self, root: Path) -> None:
+        from campaigns.workspace import load_workspace
+        from config.settings import configure, load_settings
+        from workers.demo import replay
+
+        self.workspace_root = root / "workspace"
+        shutil.copytree(EXAMPLE, self.workspace_root, ignore=shutil.ignore_patterns("var", "out"))
+        self.database_url = f"sqlite:///{root / 'demo.db'}"
+        self.out = root / "out"
+        upgrade(self.database_url)
+        self.workspace = load_workspace(self.workspace_root)
+        configure(load_settings(self.workspace_root, database_url=self.database_url))
+        try:
+            self.replay = replay(self.database_url, self.workspace, self.out, clock=fixed_clock)
+        finally:
+            configure(None)
+
+
+def fixed_clock() -> datetime:
+    return datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    return DemoRun(tmp_path_factory.mktemp("demo"))

@@ -35,7 +35,8 @@ def compose_press_release(
     lead = text(spec.lead)
     body = [text(paragraph) for paragraph in spec.body]
     quotes = [
-        {"text": text(q.text), "name": q.name, "function": q.function}
+        # „…“, sagt X: a closing full stop of the quote gives way to the attribution.
+        {"text": text(q.text).removesuffix("."), "name": q.name, "function": q.function}
         for q in _quotes_for(spec.quotes, inp.initiative.slug)
     ]
     place = spec.place or inp.initiative.place

@@ -1,0 +1,428 @@
+"""Depesche's overhead over its raw libraries, measured on the example workspace in one run.
+
+Two ratios, never asserted (timings depend on the machine; only the ratios within one run mean
+something):
+
+1. Ingest: items per second of ``content.ingest.ingest`` (fetch from disk, parse, sanitise,
+   normalise, deduplicate, store in a fresh SQLite database) against parsing the same bytes
+   alone (feedparser for RSS/Atom; feedparser 6 cannot read JSON Feed, so that file is parsed
+   with ``json.loads``, which is what the engine itself uses for it).
+2. Assembly: pieces per second of ``depesche run`` in-process (``workers.runner.run_at`` at the
+   instants ``depesche demo`` replays) against rendering the very same templates with the very
+   same contexts in a plain ``jinja2.Environment``.
+
+Everything happens in temporary directories: a fresh database (built by the Alembic migrations)
+for every timed pass, and a fresh output folder. Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import feedparser
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+from rich.console import Console
+from rich.table import Table
+
+from campaigns.planner import event_instants, upcoming
+from campaigns.workspace import Workspace, load_workspace
+from config.db import dispose_engines, get_engine
+from config.migrate import upgrade
+from config.settings import configure, load_settings
+from content import rendering
+from content.composers import newsletter, press_release, social
+from content.ingest import ingest
+from workers import runner
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKSPACE = ROOT / "examples" / "zukunft-der-industrie"
+BUILTIN_TEMPLATES = ROOT / "content" / "templates"
+INGEST_REPEATS = 5
+RAW_PARSE_REPEATS = 5
+ASSEMBLY_REPEATS = 3
+RAW_RENDER_REPEATS = 5
+COMPOSER_MODULES = (newsletter, press_release, social)
+
+console = Console()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(workspace: Path, tmp: Path, label: str) -> Iterator[str]:
+    """A new SQLite file at the newest schema, forgotten (engine disposed) afterwards."""
+    path = tmp / f"{label}.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    configure(load_settings(workspace, database_url=url))
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        dispose_engines()
+        configure(None)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def best_of(repeats: int, run: Callable[[], float]) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        times.append(run())
+    return min(times), times
+
+
+def spread(times: list[float]) -> str:
+    return f"median {statistics.median(times) * 1000:.1f} ms over {len(times)} runs"
+
+
+def wait_for_campaigns(workspace: Path, timeout: float = 20 * 60, step: float = 30) -> None:
+    """The example may still be being written; wait (a while) for its campaigns/ to fill."""
+    deadline = time.monotonic() + timeout
+    while not any((workspace / "campaigns").glob("*.yaml")):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{workspace / 'campaigns'} is still empty; nothing to assemble")
+        console.print(f"waiting for campaigns in {workspace / 'campaigns'} …")
+        time.sleep(step)
+
+
+# --- 1. ingest ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    feeds: int
+    entries: int
+    stored: int
+    engine_best: float
+    engine_times: list[float]
+    raw_best: float
+    raw_times: list[float]
+
+
+def raw_parse(blobs: list[tuple[str, bytes]]) -> int:
+    """The libraries alone: feedparser on the same bytes (json.loads for a JSON Feed)."""
+    entries = 0
+    for name, content in blobs:
+        if name.endswith(".json"):
+            entries += len(json.loads(content)["items"])
+        else:
+            entries += len(feedparser.parse(io.BytesIO(content)).entries)
+    return entries
+
+
+def bench_ingest(ws: Workspace, tmp: Path) -> IngestResult:
+    assert ws.config.demo is not None
+    now = ws.config.demo.ingest_at.astimezone(UTC)
+    feeds = list(ws.feeds.values())
+    blobs = [(feed.url, (ws.root / feed.url).read_bytes()) for feed in feeds]
+    entries = raw_parse(blobs)
+    stored = 0
+
+    def engine_pass() -> float:
+        nonlocal stored
+        with fresh_database(ws.root, tmp, "ingest") as url:
+            start = time.perf_counter()
+            outcomes = ingest(url, feeds, base_dir=ws.root, now=now, fetch=ws.config.fetch)
+            elapsed = time.perf_counter() - start
+        failed = [o for o in outcomes if o.status != "ok"]
+        if failed:
+            raise SystemExit(f"ingest failed: {failed}")
+        stored = sum(len(o.new) for o in outcomes)
+        return elapsed
+
+    def raw_pass() -> float:
+        start = time.perf_counter()
+        raw_parse(blobs)
+        return time.perf_counter() - start
+
+    engine_pass()  # warm-up: imports, regex compilation, the first engine
+    raw_best, raw_times = best_of(RAW_PARSE_REPEATS, raw_pass)
+    engine_best, engine_times = best_of(INGEST_REPEATS, engine_pass)
+    return IngestResult(len(feeds), entries, stored, engine_best, engine_times, raw_best, raw_times)
+
+
+# --- 2. assembly --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Render:
+    """One render the engine did: a template by name, or a campaign text from a string."""
+
+    kind: str  # "template" or "text"
+    search_path: tuple[str, ...]
+    name: str  # template name, or the text's source
+    context: dict[str, Any]
+    output: str
+
+
+def _search_path(env: Any) -> tuple[str, ...]:
+    """The engine's lookup order (initiative folder, workspace templates, built-ins) as paths."""
+    paths: list[str] = []
+    loader = env.loader
+    for sub in loader.loaders if isinstance(loader, ChoiceLoader) else [loader]:
+        if isinstance(sub, FileSystemLoader):
+            paths.extend(p for p in sub.searchpath if Path(p).is_dir())
+    paths.append(str(BUILTIN_TEMPLATES))
+    return tuple(dict.fromkeys(paths))
+
+
+@contextmanager
+def capturing() -> Iterator[list[Render]]:
+    """Record every render the composers do (they import the functions by name)."""
+    renders: list[Render] = []
+    original_template, original_text = rendering.render_template, rendering.render_text
+
+    def render_template(env: Any, name: str, context: dict[str, Any], where: str) -> str:
+        output = original_template(env, name, context, where)
+        renders.append(Render("template", _search_path(env), name, dict(context), output))
+        return output
+
+    def render_text(
+        env: Any, source: str, context: dict[str, Any], *, origin: str, where: str
+    ) -> str:
+        output = original_text(env, source, context, origin=origin, where=where)
+        renders.append(Render("text", _search_path(env), source, dict(context), output))
+        return output
+
+    saved = [(m, m.render_template, m.render_text) for m in COMPOSER_MODULES]
+    for module in COMPOSER_MODULES:
+        module.render_template = render_template
+        module.render_text = render_text
+    try:
+        yield renders
+    finally:
+        for module, template_fn, text_fn in saved:
+            module.render_template = template_fn
+            module.render_text = text_fn
+
+
+def demo_instants(ws: Workspace, url: str) -> tuple[list[datetime], list[dict[str, object]]]:
+    """What ``depesche demo`` replays: schedule/milestone slots and event minutes."""
+    assert ws.config.demo is not None
+    start = ws.config.demo.start.astimezone(UTC)
+    end = ws.config.demo.end.astimezone(UTC)
+    payloads = runner.published_payloads(url)
+    instants = sorted(
+        {s.due_at for s in upcoming(ws, start, end)} | set(event_instants(ws, payloads, start, end))
+    )
+    return instants, payloads
+
+
+@dataclass(frozen=True)
+class EnginePass:
+    elapsed: float
+    instants: int
+    slots: int
+    pieces: Counter[str]
+    errors: list[str]
+
+
+def engine_assembly_pass(ws: Workspace, tmp: Path, label: str) -> EnginePass:
+    """Fresh database and output, ingest (not timed), then every demo instant (timed)."""
+    assert ws.config.demo is not None
+    with fresh_database(ws.root, tmp, label) as url:
+        ingest(
+            url,
+            list(ws.feeds.values()),
+            base_dir=ws.root,
+            now=ws.config.demo.ingest_at.astimezone(UTC),
+            fetch=ws.config.fetch,
+        )
+        instants, payloads = demo_instants(ws, url)
+        out_dir = Path(tempfile.mkdtemp(prefix=f"{label}-out-", dir=tmp))
+        gc.collect()
+        reports = []
+        start = time.perf_counter()
+        for instant in instants:
+            reports.extend(
+                runner.run_at(
+                    url,
+                    ws,
+                    instant,
+                    out_dir=out_dir,
+                    now=datetime.now(UTC),
+                    distributed=False,
+                    payloads=payloads,
+                )
+            )
+        elapsed = time.perf_counter() - start
+    pieces = Counter(kind for r in reports for _, kind, _ in r.pieces)
+    errors = [e for r in reports for e in r.errors]
+    return EnginePass(elapsed, len(instants), len(reports), pieces, errors)
+
+
+def raw_environment(search_path: tuple[str, ...]) -> Environment:
+    # default_for_string=False as in the engine: campaign texts (subjects, headlines) are not
+    # HTML, and escaping them would change the output we compare against.
+    return Environment(
+        loader=FileSystemLoader(list(search_path)),
+        autoescape=select_autoescape(["html"], default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def raw_render_all(renders: list[Render], envs: dict[tuple[str, ...], Environment]) -> list[str]:
+    out = []
+    for r in renders:
+        env = envs[r.search_path]
+        template = env.get_template(r.name) if r.kind == "template" else env.from_string(r.name)
+        out.append(template.render(r.context))
+    return out
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    instants: int
+    slots: int
+    pieces: Counter[str]
+    errors: list[str]
+    engine_best: float
+    engine_times: list[float]
+    renders: Counter[str]
+    identical: int
+    raw_best: float
+    raw_times: list[float]
+
+
+def bench_assembly(ws: Workspace, tmp: Path) -> AssemblyResult:
+    # Capture pass (also the warm-up): which templates with which contexts the engine renders.
+    with capturing() as renders:
+        captured = engine_assembly_pass(ws, tmp, "capture")
+    timed = []
+    for n in range(ASSEMBLY_REPEATS):
+        result = engine_assembly_pass(ws, tmp, f"assembly{n}")
+        if result.pieces != captured.pieces:
+            raise SystemExit(f"pass {n} made {result.pieces}, the capture pass {captured.pieces}")
+        timed.append(result.elapsed)
+
+    envs = {path: raw_environment(path) for path in {r.search_path for r in renders}}
+    outputs = raw_render_all(renders, envs)  # warm-up: compiles (and caches) the templates once
+    identical = sum(a == r.output for a, r in zip(outputs, renders, strict=True))
+
+    def raw_pass() -> float:
+        start = time.perf_counter()
+        raw_render_all(renders, envs)
+        return time.perf_counter() - start
+
+    raw_best, raw_times = best_of(RAW_RENDER_REPEATS, raw_pass)
+    kinds = Counter(
+        r.name if r.kind == "template" else "campaign text (from_string)" for r in renders
+    )
+    return AssemblyResult(
+        instants=captured.instants,
+        slots=captured.slots,
+        pieces=captured.pieces,
+        errors=captured.errors,
+        engine_best=min(timed),
+        engine_times=timed,
+        renders=kinds,
+        identical=identical,
+        raw_best=raw_best,
+        raw_times=raw_times,
+    )
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    for key in [k for k in os.environ if k.startswith("DEPESCHE_")]:
+        del os.environ[key]  # this process only: the bench always runs embedded, in temp dirs
+    workspace = Path(sys.argv[1]) if len(sys.argv) > 1 else WORKSPACE
+    wait_for_campaigns(workspace)
+    ws = load_workspace(workspace)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="depesche-bench-") as name:
+        tmp = Path(name)
+        console.print("[bold]1. ingest[/bold] …")
+        ing = bench_ingest(ws, tmp)
+        console.print("[bold]2. assembly[/bold] …")
+        asm = bench_assembly(ws, tmp)
+    total = time.perf_counter() - started
+
+    engine_items = ing.entries / ing.engine_best
+    raw_items = ing.entries / ing.raw_best
+    console.print(
+        f"\nIngest: {ing.feeds} feeds, {ing.entries} entries parsed, {ing.stored} items stored "
+        f"(after deduplication).\n"
+        f"  engine  best {ing.engine_best * 1000:.1f} ms, {spread(ing.engine_times)}\n"
+        f"  raw     best {ing.raw_best * 1000:.1f} ms, {spread(ing.raw_times)}"
+    )
+
+    pieces = sum(asm.pieces.values())
+    renders = sum(asm.renders.values())
+    per_piece = renders / pieces if pieces else 0.0
+    engine_pieces = pieces / asm.engine_best
+    raw_pieces = pieces / asm.raw_best
+    console.print(
+        f"\nAssembly: {asm.instants} instants, {asm.slots} slots, {pieces} pieces "
+        f"({', '.join(f'{n} {k}' for k, n in sorted(asm.pieces.items()))}), "
+        f"{len(asm.errors)} failed shares.\n"
+        f"  {renders} renders ({per_piece:.2f} per piece): "
+        + ", ".join(f"{n}× {k}" for k, n in asm.renders.most_common())
+        + f"\n  raw Jinja output identical to the engine's for {asm.identical}/{renders} renders"
+        f"\n  engine  best {asm.engine_best * 1000:.1f} ms, {spread(asm.engine_times)}"
+        f"\n  raw     best {asm.raw_best * 1000:.1f} ms, {spread(asm.raw_times)}"
+    )
+    for error in asm.errors:
+        console.print(f"  [red]failed[/red] {error}", highlight=False)
+
+    table = Table(title=f"Depesche vs raw libraries (one run, {total:.0f} s)")
+    table.add_column("stage")
+    table.add_column("engine", justify="right")
+    table.add_column("raw", justify="right")
+    table.add_column("engine / raw", justify="right")
+    table.add_column("overhead ×", justify="right")
+    table.add_row(
+        "ingest (items/s)",
+        f"{engine_items:,.0f}",
+        f"{raw_items:,.0f}",
+        f"{engine_items / raw_items:.3f}",
+        f"{raw_items / engine_items:.1f}",
+    )
+    table.add_row(
+        "assembly (pieces/s)",
+        f"{engine_pieces:,.1f}",
+        f"{raw_pieces:,.1f}",
+        f"{engine_pieces / raw_pieces:.3f}",
+        f"{raw_pieces / engine_pieces:.1f}",
+    )
+    console.print()
+    console.print(table)
+    console.print(
+        "raw ingest = feedparser.parse(BytesIO) on the same bytes (json.loads for JSON Feed); "
+        "raw assembly = equivalent pieces/s of plain jinja2 rendering the captured "
+        f"(template, context) pairs, {per_piece:.2f} renders per piece."
+    )
+
+
+if __name__ == "__main__":
+    main()
