@@ -102,13 +102,16 @@ def ingest(
     settings = _settings(workspace)
     ws = _workspace(workspace)
     clock = _instant(now, "--now") if now else _now()
-    outcomes = ingest_feeds(
-        settings.resolved_database_url,
-        list(ws.feeds.values()),
-        base_dir=ws.root,
-        now=clock,
-        fetch=ws.config.fetch,
-    )
+    with Progress(console=console, transient=True) as progress:
+        bar = progress.add_task("Fetching feeds", total=len(ws.feeds))
+        outcomes = ingest_feeds(
+            settings.resolved_database_url,
+            list(ws.feeds.values()),
+            base_dir=ws.root,
+            now=clock,
+            fetch=ws.config.fetch,
+            progress=lambda _line: progress.advance(bar),
+        )
     table = Table("feed", "status", "new", "updated", "error")
     for o in outcomes:
         table.add_row(o.feed_id, o.status, str(len(o.new)), str(len(o.updated)), o.error or "")
@@ -190,7 +193,9 @@ def _summary(reports: list, out_dir: Path) -> None:  # type: ignore[type-arg]
 
     counts: dict[str, Counter[str]] = {}
     errors: list[str] = []
-    for report in reports:
+    # A slot can be reported by several instants (an event within two windows): count it once.
+    unique = {report.slot.key: report for report in reports}
+    for report in unique.values():
         for initiative, kind, _platform in report.pieces:
             counts.setdefault(initiative, Counter())[kind] += 1
         errors.extend(report.errors)
@@ -261,7 +266,8 @@ def demo(
         )
     new = sum(len(o.new) for o in result.outcomes)
     console.print(f"Ingested {len(result.outcomes)} feeds ({new} new items).")
-    console.print(f"Replayed {len(result.instants)} instants, {len(result.reports)} slots.")
+    slots = len({report.slot.key for report in result.reports})
+    console.print(f"Replayed {len(result.instants)} instants, {slots} slots.")
     _summary(result.reports, out_dir)
 
 

@@ -57,7 +57,7 @@ def slot_spec(slot: Slot, workspace: Workspace) -> SlotSpec:
     )
 
 
-def bundle_of(spec: SlotSpec, initiative: str, pieces: list[Piece], notes: list[str]) -> Bundle:
+def bundle_of(spec: SlotSpec, initiative: str, pieces: list[Piece]) -> Bundle:
     return Bundle(
         initiative=initiative,
         campaign=spec.campaign,
@@ -74,7 +74,6 @@ def bundle_of(spec: SlotSpec, initiative: str, pieces: list[Piece], notes: list[
             )
             for p in pieces
         ),
-        notes=tuple(notes),
     )
 
 
@@ -103,8 +102,7 @@ def execute_run_task(
         except RenderError as exc:
             error = str(exc)
             log.error("piece failed: %s", error)
-        if error is None:
-            notes = [] if pieces else ["nothing relevant in this period: no piece"]
-            deliver(bundle_of(spec, task.initiative, pieces, notes), Path(run.out_dir))
+        if error is None and pieces:
+            deliver(bundle_of(spec, task.initiative, pieces), Path(run.out_dir))
         finish_task(session, task, error=error, now=now)
         return TaskOutcome(run_task_id, task.status, len(pieces), error)

@@ -10,14 +10,27 @@ from campaigns.schema import SocialDeliverable
 from content.composers.base import ComposedPiece, CompositionInput, FileData, ItemUse
 from content.links import with_utm
 from content.rendering import build_environment, render_template, render_text
-from content.selection import select
+from content.selection import score, select
 from content.social.counting import LIMITS, length
 from content.social.fitting import fit
+
+MIN_TEASER = 60
+
+
+def _concerns(inp: CompositionInput) -> bool:
+    """An event item goes to initiatives it concerns: national news, or news matching interests."""
+    assert inp.item is not None
+    if "national" in inp.item.tags:
+        return True
+    own = frozenset(inp.initiative.feeds)
+    return score(inp.item, inp.initiative.interests, own, inp.due_at).score > 0
 
 
 def compose_social(inp: CompositionInput, spec: SocialDeliverable) -> list[ComposedPiece]:
     if inp.item is not None:
         item = inp.item
+        if not _concerns(inp):
+            return []
         reason = "item.published matched the trigger's filter"
         if spec.trigger.filter.keywords:
             reason += f" (keywords: {', '.join(spec.trigger.filter.keywords)})"
@@ -46,15 +59,21 @@ def compose_social(inp: CompositionInput, spec: SocialDeliverable) -> list[Compo
             where=inp.where,
         ).strip()
     template = spec.template or "social.txt"
-    body = render_template(
-        env, template, {"intro": intro, "item": item, "teaser": item.summary}, inp.where
-    ).strip()
+
+    def body(teaser: str) -> str:
+        context = {"intro": intro, "item": item, "teaser": teaser}
+        return render_template(env, template, context, inp.where).strip()
+
+    full, short = body(item.summary), body("")
     pieces = []
     for platform in spec.platforms:
         link = item.url
         if inp.campaign.utm:
             link = with_utm(link, source=platform, medium="social", campaign=inp.campaign_name)
-        post = fit(platform, body, link, list(spec.hashtags))
+        post = fit(platform, full, link, list(spec.hashtags))
+        if item.summary[:MIN_TEASER] not in post:
+            # A teaser cut to a stub („Das…“) reads worse than none: post the title alone.
+            post = fit(platform, short, link, list(spec.hashtags))
         pieces.append(
             ComposedPiece(
                 kind="social",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ class Bundle:
     slot: str
     due_at: str
     pieces: tuple[OutputPiece, ...]
-    notes: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,6 @@ def manifest(bundle: Bundle) -> dict[str, Any]:
         "slot": bundle.slot,
         "due_at": bundle.due_at,
         "pieces": pieces,
-        "notes": list(bundle.notes),
     }
 
 

@@ -54,6 +54,7 @@ def test_new_item_gets_a_source_and_one_published_event(database_url: str, now: 
         "feed_id": "th",
         "url": "https://example.org/meldungen/1",
         "title": "Fachkräftegipfel in Erfurt (1)",
+        "summary": "Unternehmen und Gewerkschaften stellen Ergebnisse vor.",
         "tags": ["TH", "Fachkräfte"],
         "published": "2025-03-10T08:00:00+00:00",
     }
