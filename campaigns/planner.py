@@ -14,8 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from campaigns.schema import Campaign, Initiative, Selector, Trigger
-from campaigns.triggers import due_in_minute, event_matches, fire_times
+from campaigns.triggers import due_in_minute, event_matches, fire_times, period_bounds
 from campaigns.workspace import Workspace
+
+# The event type an ``on:`` trigger reacts to (written by content's ingest; plain data here).
+ITEM_PUBLISHED = "item.published"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ def _filter_feeds(workspace: Workspace, trigger: Trigger) -> set[str]:
     }
 
 
+def _in_period(campaign: Campaign, instant: datetime) -> bool:
+    """Event triggers, like schedules, fire only for items of the campaign's own period."""
+    first, last = period_bounds(campaign)
+    return first <= instant < last
+
+
 def _published(payload: Mapping[str, Any]) -> datetime:
     return datetime.fromisoformat(str(payload["published"])).astimezone(UTC)
 
@@ -99,25 +108,43 @@ def due_slots(
     trigger fires once per matching ``item.published`` payload within its window before ``at``
     (a slot that already fired is recognised later by its key).
     """
-    payloads = list(published)
+    slots: list[SlotSpec] = []
+    for name, campaign in _campaigns(workspace, only):
+        for d in campaign.deliverables:
+            for instant in due_in_minute(d.trigger, campaign, at):
+                slots.append(SlotSpec(name, d.id, d.kind, schedule_folder(d.id, instant), instant))
+    for payload in published:
+        slots.extend(event_slots(workspace, payload, at, only))
+    return sorted(slots, key=lambda s: (s.due_at, s.key))
+
+
+def event_slots(
+    workspace: Workspace,
+    payload: Mapping[str, Any],
+    at: datetime,
+    only: str | None = None,
+) -> list[SlotSpec]:
+    """The event slots one ``item.published`` payload opens when it is seen at ``at``.
+
+    Every deliverable triggered ``on: item.published`` fires once for an item that passes its
+    filter and was published within its window before ``at``. The event handler passes the
+    instant the event occurred, ``depesche run --at`` its own instant; both name the slot alike,
+    so whichever comes second finds the slot by its key and opens nothing.
+    """
+    when = _published(payload)
     slots: list[SlotSpec] = []
     for name, campaign in _campaigns(workspace, only):
         for d in campaign.deliverables:
             trigger = d.trigger
-            for instant in due_in_minute(trigger, campaign, at):
-                slots.append(SlotSpec(name, d.id, d.kind, schedule_folder(d.id, instant), instant))
-            if trigger.on is None:
+            if trigger.on != ITEM_PUBLISHED or not at - trigger.window < when <= at:
                 continue
-            own_feeds = _filter_feeds(workspace, trigger)
-            for payload in payloads:
-                when = _published(payload)
-                if not at - trigger.window < when <= at:
-                    continue
-                if event_matches(trigger.filter, payload, own_feeds):
-                    item_id = str(payload["item_id"])
-                    folder = item_folder(d.id, item_id)
-                    slots.append(SlotSpec(name, d.id, d.kind, folder, when, item_id))
-    return sorted(slots, key=lambda s: (s.due_at, s.key))
+            if not _in_period(campaign, when):
+                continue
+            if event_matches(trigger.filter, payload, _filter_feeds(workspace, trigger)):
+                item_id = str(payload["item_id"])
+                folder = item_folder(d.id, item_id)
+                slots.append(SlotSpec(name, d.id, d.kind, folder, when, item_id))
+    return slots
 
 
 def event_instants(
@@ -140,7 +167,9 @@ def event_instants(
             own_feeds = _filter_feeds(workspace, trigger)
             for payload in payloads:
                 when = _published(payload)
-                if start <= when < end and event_matches(trigger.filter, payload, own_feeds):
+                if not (start <= when < end and _in_period(campaign, when)):
+                    continue
+                if event_matches(trigger.filter, payload, own_feeds):
                     minute = when.replace(second=0, microsecond=0)
                     instants.add(minute if minute == when else minute + timedelta(minutes=1))
     return sorted(instants)

@@ -8,9 +8,9 @@ rows and their events are written in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -116,3 +116,116 @@ def finish_task(session: Session, task: RunTask, *, error: str | None, now: date
         )
         run.status = "failed" if failed else "done"
         run.finished_at = now
+
+
+def claim_task(session: Session, task_id: int, *, now: datetime, lease: timedelta) -> bool:
+    """Take a share for this worker with one conditional UPDATE; False if someone else holds it.
+
+    A share is free when pending, or running under a claim older than ``lease`` (its worker
+    died). The claim commits before any work starts, so two workers never compose one share.
+    """
+    result = session.execute(
+        update(RunTask)
+        .where(
+            RunTask.id == task_id,
+            or_(
+                RunTask.status == "pending",
+                and_(RunTask.status == "running", RunTask.claimed_at < now - lease),
+            ),
+        )
+        .values(status="running", claimed_at=now, attempts=RunTask.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def mark_sent(session: Session, task_ids: list[int], now: datetime) -> None:
+    if task_ids:
+        session.execute(
+            update(RunTask)
+            .where(RunTask.id.in_(task_ids))
+            .values(sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def stale_tasks(
+    session: Session, *, now: datetime, resend_after: timedelta, lease: timedelta
+) -> list[int]:
+    """Shares the database shows unfinished and unclaimed: sent long ago and never picked up
+    (a broker lost its queue), or claimed by a worker whose lease ran out (it was killed)."""
+    return list(
+        session.scalars(
+            select(RunTask.id)
+            .where(
+                or_(
+                    and_(
+                        RunTask.status == "pending",
+                        or_(RunTask.sent_at.is_(None), RunTask.sent_at < now - resend_after),
+                    ),
+                    and_(RunTask.status == "running", RunTask.claimed_at < now - lease),
+                )
+            )
+            .order_by(RunTask.id)
+        )
+    )
+
+
+def reopen_failed(session: Session, run_id: int) -> list[int]:
+    """Put a run's dead-lettered shares back to pending (``depesche retry``)."""
+    run = session.get(Run, run_id)
+    if run is None:
+        raise LookupError(f"run {run_id} does not exist")
+    failed = list(
+        session.scalars(select(RunTask).where(RunTask.run_id == run_id, RunTask.status == "failed"))
+    )
+    for task in failed:
+        task.status, task.error, task.claimed_at, task.finished_at = "pending", None, None, None
+    if failed:
+        run.status, run.finished_at = "running", None
+    return [task.id for task in failed]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: int
+    slot: str
+    status: str
+    expected: int
+    done: int
+    failed: int
+    started: datetime
+    finished: datetime | None
+
+
+def list_runs(session: Session, limit: int = 50) -> list[RunSummary]:
+    """Newest runs first with their share counts (one share = one initiative's pieces)."""
+    counts = (
+        select(
+            RunTask.run_id,
+            func.count().label("expected"),
+            func.sum(case((RunTask.status == "done", 1), else_=0)).label("done"),
+            func.sum(case((RunTask.status == "failed", 1), else_=0)).label("failed"),
+        )
+        .group_by(RunTask.run_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Run, counts.c.expected, counts.c.done, counts.c.failed)
+        .outerjoin(counts, counts.c.run_id == Run.id)
+        .order_by(Run.id.desc())
+        .limit(limit)
+    )
+    return [
+        RunSummary(
+            run.id,
+            run.slot_key,
+            run.status,
+            int(expected or 0),
+            int(done or 0),
+            int(failed or 0),
+            run.started_at,
+            run.finished_at,
+        )
+        for run, expected, done, failed in rows
+    ]

@@ -7,12 +7,14 @@ may use is declared here, and any other key is an error (``extra="forbid"``), so
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -122,6 +124,30 @@ class Sender(Strict):
     reply_to: str | None = None
 
 
+HttpsOrigin = Annotated[str, Field(pattern=r"^https://[^/\s?#]+/?$")]
+
+
+class MastodonChannel(Strict):
+    """The initiative's Mastodon instance; its own post limit is read from ``/api/v2/instance``.
+
+    Only the address lives in the workspace: access tokens are secrets and belong in the
+    deployment's environment, never in files kept in git (unknown keys are errors).
+    """
+
+    instance: HttpsOrigin
+
+
+class BlueskyChannel(Strict):
+    """Where Bluesky handles are resolved to DIDs for mention facets (an AppView or PDS)."""
+
+    service: HttpsOrigin = "https://public.api.bsky.app"
+
+
+class Channels(Strict):
+    mastodon: MastodonChannel | None = None
+    bluesky: BlueskyChannel | None = None
+
+
 class Initiative(Strict):
     slug: Slug
     name: str
@@ -137,6 +163,7 @@ class Initiative(Strict):
     imprint: Imprint
     press_contact: Contact
     sender: Sender
+    channels: Channels = Channels()
 
 
 class InitiativesFile(Strict):
@@ -156,6 +183,39 @@ class Feed(Strict):
 
 class FeedsFile(Strict):
     feeds: list[Feed]
+
+
+# --- hashtags.yaml ------------------------------------------------------------------------------
+
+
+def _camel_case(value: str) -> str:
+    """CamelCase, as screen readers need it: a capital first, letters and digits, not ALL CAPS."""
+    if not re.fullmatch(r"[A-ZÄÖÜ][A-Za-zÄÖÜäöüß0-9]*", value):
+        raise ValueError(
+            f"hashtag {value!r} must be CamelCase without '#': a capital first, then only "
+            "letters and digits (e.g. ZukunftDerIndustrie)"
+        )
+    if len(value) > 3 and not re.search(r"[a-zäöüß]", value):
+        raise ValueError(f"hashtag {value!r} is ALL CAPS; write it in CamelCase")
+    return value
+
+
+HashtagName = Annotated[str, AfterValidator(_camel_case)]
+
+
+class Hashtag(Strict):
+    """One hashtag of the workspace's canonical list and the interests it stands for.
+
+    An initiative gets the tag when one of ``matches`` (or the tag itself) is among its
+    interest keywords, topics or regions; compared without case, spaces and hyphens.
+    """
+
+    tag: HashtagName
+    matches: list[str] = []
+
+
+class HashtagsFile(Strict):
+    hashtags: list[Hashtag]
 
 
 # --- campaigns/*.yaml ---------------------------------------------------------------------------
@@ -208,9 +268,38 @@ class Trigger(Strict):
         return self
 
 
+class TopicSection(Strict):
+    """A newsletter section: the chosen items about its topics (first matching section wins)."""
+
+    title: str
+    topics: Annotated[list[str], Field(min_length=1)]
+
+
 class Selection(Strict):
+    """How a newsletter picks items: window, recency half-life, source share cap, sections."""
+
     lookback: Duration = timedelta(days=7)
     max_items: Annotated[int, Field(ge=1, le=50)] = 8
+    half_life: Duration = timedelta(days=4)
+    max_source_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    sections: list[TopicSection] = []
+
+
+class NetworkSection(Strict):
+    """„Aus dem Netzwerk“: the best items of the other initiatives' own feeds and partner feeds."""
+
+    title: str = "Aus dem Netzwerk"
+    max_items: Annotated[int, Field(ge=1, le=10)] = 3
+    feeds: list[str] = []
+
+
+class Audience(Strict):
+    """One audience variant of a newsletter: own intro, weights added to the initiative's."""
+
+    id: Slug
+    name: str
+    intro: str
+    interests: Interests = Interests()
 
 
 class Signature(Strict):
@@ -254,13 +343,30 @@ class NewsletterDeliverable(_DeliverableBase):
     select: Selection = Selection()
     editorials: dict[date, Editorial] = {}
     signature: Signature
+    # With nothing relevant: no issue at all, or a short one that says so (never an empty one).
+    nothing_new: Literal["skip", "short"] = "skip"
+    network: NetworkSection | None = None
+    audiences: list[Audience] = []
+
+    @field_validator("audiences")
+    @classmethod
+    def _unique_audiences(cls, value: list[Audience]) -> list[Audience]:
+        ids = [audience.id for audience in value]
+        if len(ids) != len(set(ids)):
+            raise ValueError("audience ids must be unique within a newsletter")
+        return value
 
 
 class SocialDeliverable(_DeliverableBase):
     kind: Literal["social"]
     platforms: list[Platform] = list(PLATFORMS)
-    hashtags: list[Annotated[str, Field(pattern=r"^[A-ZÄÖÜ][\wÄÖÜäöüß]*$")]] = []
+    # Fixed hashtags of the deliverable, first in every post; each must be in hashtags.yaml.
+    hashtags: list[HashtagName] = []
     intro: str | None = None
+    # A text too long for one post becomes numbered posts instead of being shortened.
+    thread: bool = False
+    # Ids of images in assets/images.yaml, attached to every platform's post.
+    images: list[Slug] = []
 
 
 class PressReleaseDeliverable(_DeliverableBase):
@@ -287,6 +393,13 @@ Deliverable = Annotated[
 ]
 
 
+class UtmParameters(Strict):
+    """UTM values for a campaign's outgoing links; unset values fall back to the defaults."""
+
+    campaign: str | None = None
+    source: str | None = None
+
+
 class Campaign(Strict):
     title: str
     description: str | None = None
@@ -294,10 +407,53 @@ class Campaign(Strict):
     period: Period
     targets: Literal["all"] | list[Slug] | Selector = "all"
     review: Literal["auto", "approval"] = "auto"
-    utm: bool = True
+    # Tracking parameters on newsletter and social links; press material never carries them.
+    utm: bool | UtmParameters = True
     milestones: dict[str, datetime] = {}
     calendar: list[CalendarEntry] = []
     deliverables: list[Deliverable]
+
+
+# --- assets/images.yaml -------------------------------------------------------------------------
+
+
+class Consent(Strict):
+    """Consent of the people shown (§ 22 KUG): required whenever a person is recognisable."""
+
+    people_shown: bool
+    obtained_on: date | None = None
+    record: str | None = None  # where the signed consent is filed, e.g. "Einwilligungen/2026-17"
+
+    @model_validator(mode="after")
+    def _documented(self) -> Consent:
+        if self.people_shown and (self.obtained_on is None or not self.record):
+            raise ValueError(
+                "people are shown: give consent.obtained_on and consent.record (§ 22 KUG)"
+            )
+        return self
+
+
+class ImageAsset(Strict):
+    """An image the pieces may use, with what accessibility, copyright and privacy demand."""
+
+    id: Slug
+    file: str  # relative to assets/
+    alt: Annotated[str, Field(min_length=20, max_length=1000)]
+    caption: str
+    credit: Annotated[str, Field(pattern=r"^(Foto|Grafik|Illustration|Abbildung): \S")]
+    consent: Consent
+    initiatives: list[Slug] | None = None  # None: every initiative may use it
+
+    @field_validator("alt")
+    @classmethod
+    def _describes(cls, value: str) -> str:
+        if re.match(r"(?i)(bild|foto|grafik|abbildung) (von|vom|zeigt)\b", value.strip()):
+            raise ValueError("alt text describes the content; leave out 'Bild von' and the like")
+        return value
+
+
+class ImagesFile(Strict):
+    images: list[ImageAsset]
 
 
 # --- depesche.toml ------------------------------------------------------------------------------
@@ -318,8 +474,25 @@ class DemoSection(Strict):
 
 
 class FetchSection(Strict):
-    timeout: float = 10.0
-    max_bytes: int = 5 * 1024 * 1024
+    """``[fetch]``: limits no feed server can lift, and the networks feeds may live in."""
+
+    timeout: Annotated[float, Field(gt=0)] = 10.0
+    total_timeout: Annotated[float, Field(gt=0)] = 60.0
+    max_bytes: Annotated[int, Field(ge=1)] = 5 * 1024 * 1024
+    allow_networks: list[str] = []
+    concurrency: Annotated[int, Field(ge=1, le=64)] = 8
+    pause_after: Annotated[int, Field(ge=1)] = 10
+    max_backoff: Duration = timedelta(days=1)
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _cidr(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=True)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network like 127.0.0.1/32") from None
+        return value
 
 
 class WorkspaceConfig(Strict):

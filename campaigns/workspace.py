@@ -30,6 +30,7 @@ from zoneinfo import available_timezones
 import yaml
 from croniter import croniter
 from dateutil.rrule import rrulestr
+from PIL import Image, UnidentifiedImageError
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -38,6 +39,10 @@ from campaigns.schema import (
     Campaign,
     Feed,
     FeedsFile,
+    Hashtag,
+    HashtagsFile,
+    ImageAsset,
+    ImagesFile,
     Initiative,
     InitiativesFile,
     WorkspaceConfig,
@@ -49,6 +54,10 @@ FEEDS_FILE = "feeds.yaml"
 REQUIRED_FILES = (CONFIG_FILE, INITIATIVES_FILE, FEEDS_FILE)
 CAMPAIGNS_DIR = "campaigns"
 TEMPLATES_DIR = "templates"
+# Optional: the canonical hashtag list, and the image assets with their metadata.
+HASHTAGS_FILE = "hashtags.yaml"
+ASSETS_DIR = "assets"
+IMAGES_FILE = f"{ASSETS_DIR}/images.yaml"
 
 # The built-in templates live in the ``content`` package. ``campaigns`` may not import
 # ``content`` (see the import-linter layers), so the folder is found beside this package on disk,
@@ -96,6 +105,8 @@ class Workspace:
     feeds: dict[str, Feed]
     campaigns: dict[str, Campaign]
     revision: str
+    hashtags: tuple[Hashtag, ...] = ()
+    images: dict[str, ImageAsset] = field(default_factory=dict)
 
 
 def load_workspace(root: Path) -> Workspace:
@@ -115,6 +126,8 @@ def load_workspace(root: Path) -> Workspace:
         feeds={feed.id: feed for feed in result.feeds.feeds},
         campaigns=dict(sorted(result.campaigns.items())),
         revision=workspace_revision(root),
+        hashtags=tuple(result.hashtags.hashtags) if result.hashtags else (),
+        images={image.id: image for image in result.images.images} if result.images else {},
     )
 
 
@@ -137,6 +150,10 @@ def workspace_revision(root: Path) -> str:
     templates_dir = root / TEMPLATES_DIR
     if templates_dir.is_dir():
         candidates.extend(templates_dir.rglob("*"))
+    candidates.append(root / HASHTAGS_FILE)
+    assets_dir = root / ASSETS_DIR
+    if assets_dir.is_dir():
+        candidates.extend(assets_dir.rglob("*"))
     files = sorted(
         (path.relative_to(root).as_posix(), path) for path in candidates if path.is_file()
     )
@@ -675,6 +692,8 @@ class _Result:
     initiatives: InitiativesFile | None = None
     feeds: FeedsFile | None = None
     campaigns: dict[str, Campaign] = field(default_factory=dict)
+    hashtags: HashtagsFile | None = None
+    images: ImagesFile | None = None
 
 
 def _check(root: Path) -> _Result:
@@ -742,6 +761,7 @@ def _check(root: Path) -> _Result:
     for doc in campaign_docs.values():
         if doc is not None:
             _check_campaign(doc, known, root)
+    _check_social_assets(root, result, known, campaign_docs, file_problems)
 
     for relative, doc in [
         *docs.items(),
@@ -914,6 +934,9 @@ def _check_campaign(doc: _Doc, known: _Known, root: Path) -> None:
                 )
                 _check_refs(doc, [*where, "feeds"], event_filter.get("feeds"), known.feeds, "feed")
         _check_milestone(doc, [*here, "embargo"], entry.get("embargo"), milestone_names)
+        network = entry.get("network")
+        if isinstance(network, dict):
+            _check_refs(doc, [*here, "network", "feeds"], network.get("feeds"), known.feeds, "feed")
         for number, quote in _entries(entry, "quotes"):
             _check_refs(
                 doc,
@@ -992,3 +1015,85 @@ def _template_problem(template: str, root: Path) -> str | None:
         f"template {template!r} not found in {(root / TEMPLATES_DIR).as_posix()}/ "
         f"nor among the built-in templates{hint}"
     )
+
+
+def _check_social_assets(
+    root: Path,
+    result: _Result,
+    known: _Known,
+    campaign_docs: dict[str, _Doc | None],
+    file_problems: dict[str, list[Problem]],
+) -> None:
+    """hashtags.yaml and assets/images.yaml (both optional), and what campaigns take from them.
+
+    A social deliverable's hashtags must come from the one canonical list, and its images from
+    the image assets, whose files must exist and be images: a post is published as it is, so a
+    misspelt tag or an image without alt text or consent must stop at validation.
+    """
+    tags: list[str] | None = None
+    path = root / HASHTAGS_FILE
+    if path.is_file():
+        problems = file_problems.setdefault(HASHTAGS_FILE, [])
+        doc = _read_yaml(path, path.as_posix(), problems)
+        if doc is not None:
+            result.hashtags = _validate_model(HashtagsFile, doc)
+            _check_unique(doc, "hashtags", "tag", "hashtag")
+            tags = [str(entry.get("tag")) for _, entry in _entries(doc.data, "hashtags")]
+            problems.extend(doc.problems)
+    image_ids: list[str] | None = None
+    path = root / IMAGES_FILE
+    if path.is_file():
+        problems = file_problems.setdefault(IMAGES_FILE, [])
+        doc = _read_yaml(path, path.as_posix(), problems)
+        if doc is not None:
+            result.images = _validate_model(ImagesFile, doc)
+            _check_unique(doc, "images", "id", "image id")
+            image_ids = [str(entry.get("id")) for _, entry in _entries(doc.data, "images")]
+            for index, entry in _entries(doc.data, "images"):
+                here: list[Any] = ["images", index]
+                _check_refs(
+                    doc, [*here, "initiatives"], entry.get("initiatives"), known.slugs, "initiative"
+                )
+                if isinstance(entry.get("file"), str):
+                    message = _image_file_problem(root / ASSETS_DIR, entry["file"])
+                    if message:
+                        doc.add([*here, "file"], message)
+            problems.extend(doc.problems)
+    for campaign_doc in campaign_docs.values():
+        if campaign_doc is not None:
+            _check_social_refs(campaign_doc, tags, image_ids)
+
+
+def _check_social_refs(doc: _Doc, tags: list[str] | None, image_ids: list[str] | None) -> None:
+    """A social deliverable's hashtags come from the canonical list, its images from the assets."""
+    where = f"{HASHTAGS_FILE} (the canonical list)"
+    for index, entry in _entries(doc.data, "deliverables"):
+        if entry.get("kind") != "social":
+            continue
+        here: list[Any] = ["deliverables", index]
+        for number, tag in _strings(entry.get("hashtags")):
+            if tags is None:
+                doc.add([*here, "hashtags", number], f"hashtag {tag!r}: {where} is missing")
+            elif tag not in tags:
+                doc.add([*here, "hashtags", number], f"{_unknown('hashtag', tag, tags)} in {where}")
+        if entry.get("images"):
+            _check_refs(doc, [*here, "images"], entry.get("images"), image_ids or [], "image")
+
+
+def _image_file_problem(assets: Path, name: str) -> str | None:
+    """The file must lie inside assets/ and be a PNG or JPEG image Pillow can read."""
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        return f"image file {name!r} must be a path inside {ASSETS_DIR}/"
+    path = assets / relative
+    if not path.is_file():
+        return f"image file not found: {path.as_posix()}"
+    try:
+        with Image.open(path) as image:
+            kind = image.format
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        return f"{path.as_posix()} is not a readable image: {exc}"
+    if kind not in ("PNG", "JPEG"):
+        return f"{path.as_posix()} is {kind}; use PNG or JPEG, which every channel accepts"
+    return None

@@ -116,7 +116,23 @@ def ingest(
     for o in outcomes:
         table.add_row(o.feed_id, o.status, str(len(o.new)), str(len(o.updated)), o.error or "")
     console.print(table)
-    if any(o.status == "error" for o in outcomes):
+    # The items and their events are committed: hand the events to their handlers now.
+    from kombu.exceptions import OperationalError as BrokerUnavailable
+
+    from workers.outbox import dispatch_now
+
+    failed: list[int] = []
+    try:
+        sent = dispatch_now(settings, now=_now())
+    except BrokerUnavailable as exc:
+        err.print(f"broker unavailable, beat's dispatcher sends the events later: {exc}")
+    else:
+        where = "sent to the workers" if settings.broker_url else "handled"
+        console.print(f"Events: {sent.published} {where}.")
+        failed = sent.failed
+        for event_id in failed:
+            err.print(f"[red]failed[/red] handling event {event_id} (see the log)")
+    if any(o.status == "error" for o in outcomes) or failed:
         raise typer.Exit(1)
 
 
@@ -217,7 +233,7 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Output folder")] = None,
 ) -> None:
     """Fire every slot due at --at and write OUT/<initiative>/<campaign>/<slot>/."""
-    from workers.runner import run_at
+    from workers.runner import Fanout, run_at
 
     if not at:
         raise typer.BadParameter("give --at")
@@ -233,6 +249,7 @@ def run(
         campaign=campaign,
         distributed=settings.broker_url is not None,
         timeout=settings.run_timeout,
+        fanout=Fanout.from_settings(settings),
     )
     _summary(reports, out_dir)
     if any(r.errors for r in reports):
@@ -272,6 +289,73 @@ def demo(
 
 
 @app.command()
+def runs(
+    workspace: WorkspaceArg = Path("."),
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines")] = False,
+    limit: Annotated[int, typer.Option(help="How many, newest first")] = 50,
+) -> None:
+    """List runs with status and share counts (expected/done/failed; failed = dead letter)."""
+    from campaigns.runs import list_runs
+    from config.db import session_scope
+
+    settings = _settings(workspace)
+    with session_scope(settings.resolved_database_url) as session:
+        summaries = list_runs(session, limit)
+    if as_json:
+        for r in summaries:
+            record = {
+                "id": r.id,
+                "slot": r.slot,
+                "status": r.status,
+                "pieces": {"expected": r.expected, "done": r.done, "failed": r.failed},
+                "started": r.started.isoformat(),
+                "finished": r.finished.isoformat() if r.finished else None,
+            }
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return
+    table = Table("id", "slot", "status", "expected", "done", "failed", "started", "finished")
+    for r in summaries:
+        table.add_row(
+            str(r.id),
+            r.slot,
+            r.status,
+            str(r.expected),
+            str(r.done),
+            str(r.failed),
+            r.started.isoformat(timespec="seconds"),
+            r.finished.isoformat(timespec="seconds") if r.finished else "",
+        )
+    console.print(table)
+
+
+@app.command()
+def retry(
+    run_id: Annotated[int, typer.Argument(help="The run whose failed shares to try again")],
+    workspace: WorkspaceArg = Path("."),
+) -> None:
+    """Send a run's dead-lettered shares again (after fixing what made them fail)."""
+    from campaigns.runs import reopen_failed
+    from config.db import session_scope
+    from workers.runner import Fanout, dispatch
+
+    settings = _settings(workspace)
+    url = settings.resolved_database_url
+    with session_scope(url) as session:
+        try:
+            task_ids = reopen_failed(session, run_id)
+        except LookupError as exc:
+            err.print(str(exc))
+            raise typer.Exit(1) from None
+    dispatch(
+        url,
+        task_ids,
+        distributed=settings.broker_url is not None,
+        fanout=Fanout.from_settings(settings),
+    )
+    console.print(f"run {run_id}: {len(task_ids)} shares sent again")
+
+
+@app.command()
 def worker(
     workspace: WorkspaceArg = Path("."),
     concurrency: Annotated[int, typer.Option(help="Worker processes")] = 2,
@@ -297,7 +381,7 @@ def beat(
     workspace: WorkspaceArg = Path("."),
     loglevel: Annotated[str, typer.Option(help="Celery log level")] = "INFO",
 ) -> None:
-    """Start Celery beat with a schedule derived from the workspace's triggers."""
+    """Start Celery beat: fires the campaigns' schedules (state kept in the database)."""
     import os
 
     settings = _settings(workspace)
@@ -308,10 +392,24 @@ def beat(
     from config.celery_app import app as celery_app
     from workers.beat import beat_schedule
 
-    celery_app.conf.beat_schedule = beat_schedule(_workspace(workspace))
-    celery_app.Beat(
-        loglevel=loglevel, schedule=str(settings.resolved_state_dir / "beat-schedule")
-    ).run()
+    celery_app.conf.beat_schedule = beat_schedule(_workspace(workspace), settings)
+    celery_app.Beat(loglevel=loglevel, scheduler="workers.scheduler:DatabaseScheduler").run()
+
+
+# Commands a package owns in its own module, mounted here.
+from workers.commands import events  # noqa: E402
+
+app.command()(events)
+
+from campaigns.commands import app as new_app  # noqa: E402
+from content.preview_command import preview_command  # noqa: E402
+
+app.add_typer(new_app, name="new")
+app.command("preview")(preview_command)
+
+from content.commands import feeds_app  # noqa: E402
+
+app.add_typer(feeds_app, name="feeds")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, select
+from sqlalchemy import JSON, Index, Integer, String, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.db import Base, UTCDateTime
@@ -18,6 +18,15 @@ from config.db import Base, UTCDateTime
 
 class Event(Base):
     __tablename__ = "events"
+    # Only undispatched events, in id order: what the outbox dispatcher reads (workers/outbox.py).
+    __table_args__ = (
+        Index(
+            "ix_events_pending",
+            "id",
+            sqlite_where=text("dispatched_at IS NULL"),
+            postgresql_where=text("dispatched_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)

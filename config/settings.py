@@ -29,6 +29,16 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     # Seconds `depesche run` waits for distributed workers before it gives up.
     run_timeout: float = 600.0
+    # The sweeper: how often it looks, when an unclaimed share is sent again, and how long a
+    # worker may hold a share before it counts as dead (longer than any share takes).
+    sweep_interval: float = 60.0
+    resend_after: float = 60.0
+    share_lease: float = 300.0
+    # Shares per broker message: thousands of initiatives become a few hundred messages.
+    chunk_size: int = 25
+    # Seconds a schedule slot may be late (beat down, restarting) and still fire; older slots
+    # are recorded as missed instead (`slot.missed`).
+    schedule_grace: float = 3600.0
 
     @property
     def resolved_database_url(self) -> str:

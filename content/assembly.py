@@ -27,6 +27,8 @@ INITIAL_STATE = "draft"
 
 def piece_key(slot_key: str, initiative: str, piece: ComposedPiece) -> str:
     suffix = f"{piece.kind}/{piece.platform}" if piece.platform else piece.kind
+    if piece.audience:
+        suffix = f"{suffix}/{piece.audience}"
     return f"{slot_key}/{initiative}/{suffix}"
 
 
@@ -39,6 +41,7 @@ def candidate_of(item: Item) -> Candidate:
         published=item.published_at,
         feeds=tuple(source.feed_id for source in item.sources),
         tags=tuple(item.tags),
+        cluster=item.cluster_id,
     )
 
 
@@ -49,6 +52,16 @@ def _lookback(workspace: Workspace, spec: SlotSpec) -> timedelta:
     if isinstance(deliverable, NewsletterDeliverable):
         return deliverable.select.lookback
     return deliverable.trigger.window
+
+
+def _partner_feeds(workspace: Workspace, initiative: str) -> dict[str, str]:
+    """The other initiatives' own feeds, each named for its initiative, for „Aus dem Netzwerk“."""
+    return {
+        feed: other.name
+        for other in workspace.initiatives.values()
+        if other.slug != initiative
+        for feed in other.feeds
+    }
 
 
 def load_candidates(session: Session, since: datetime, until: datetime) -> list[Candidate]:
@@ -70,6 +83,31 @@ def existing_pieces(session: Session, slot_key: str, initiative: str) -> list[Pi
     )
 
 
+def composition_input(
+    session: Session, workspace: Workspace, spec: SlotSpec, initiative: str
+) -> CompositionInput:
+    """What the composers get for ``initiative`` in ``spec``; only reads the database, so
+    ``depesche preview`` composes from exactly the input a run would."""
+    campaign = workspace.campaigns[spec.campaign]
+    item = session.get(Item, spec.item_id) if spec.item_id else None
+    return CompositionInput(
+        workspace_root=workspace.root,
+        campaign_name=spec.campaign,
+        campaign=campaign,
+        deliverable_id=spec.deliverable,
+        initiative=workspace.initiatives[initiative],
+        due_at=spec.due_at,
+        candidates=tuple(
+            load_candidates(session, spec.due_at - _lookback(workspace, spec), spec.due_at)
+        ),
+        feed_titles={f.id: f.title or f.id for f in workspace.feeds.values()},
+        item=candidate_of(item) if item is not None else None,
+        partner_feeds=_partner_feeds(workspace, initiative),
+        hashtags=workspace.hashtags,
+        images=workspace.images,
+    )
+
+
 def assemble(
     session: Session,
     workspace: Workspace,
@@ -82,21 +120,7 @@ def assemble(
     stored = existing_pieces(session, spec.key, initiative)
     if stored:
         return stored
-    campaign = workspace.campaigns[spec.campaign]
-    item = session.get(Item, spec.item_id) if spec.item_id else None
-    inp = CompositionInput(
-        workspace_root=workspace.root,
-        campaign_name=spec.campaign,
-        campaign=campaign,
-        deliverable_id=spec.deliverable,
-        initiative=workspace.initiatives[initiative],
-        due_at=spec.due_at,
-        candidates=tuple(
-            load_candidates(session, spec.due_at - _lookback(workspace, spec), spec.due_at)
-        ),
-        feed_titles={f.id: f.title or f.id for f in workspace.feeds.values()},
-        item=candidate_of(item) if item is not None else None,
-    )
+    inp = composition_input(session, workspace, spec, initiative)
     pieces = []
     for composed in compose(inp):
         key = piece_key(spec.key, initiative, composed)
@@ -117,6 +141,7 @@ def assemble(
                 "template": composed.template,
                 "revision": workspace.revision,
                 "facts": composed.facts,
+                "audience": composed.audience,
             },
             created_at=now,
             files=[

@@ -20,18 +20,32 @@ from config.db import Base, UTCDateTime
 
 
 class FeedState(Base):
-    """What the last fetch of a feed left behind: validators for conditional GET and health."""
+    """What the last fetch of a feed left behind: validators for conditional GET and health.
+
+    ``url`` is the URL from feeds.yaml the state belongs to (a changed URL starts afresh);
+    ``fetch_url`` is where a permanent redirect moved it. ``next_fetch_at`` is the earliest
+    instant the feed may be fetched again (its interval, a backoff after failures, or the
+    server's ``Retry-After``); ``paused_at`` is set after too many failures in a row.
+    """
 
     __tablename__ = "feeds"
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     url: Mapped[str] = mapped_column(Text)
+    fetch_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     etag: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_problem: Mapped[str | None] = mapped_column(Text, nullable=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The instant the server's Retry-After named: every feed of this host waits until then.
+    retry_after_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Item(Base):
@@ -48,6 +62,8 @@ class Item(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     content_hash: Mapped[str] = mapped_column(String(64))
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The near-duplicate cluster: the id of the cluster's first item (its own id when alone).
+    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
     sources: Mapped[list[ItemSource]] = relationship(
         back_populates="item", order_by="ItemSource.id", lazy="selectin"
     )

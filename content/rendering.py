@@ -9,6 +9,7 @@ is an error naming file and line, never a silently empty sentence in a press rel
 from __future__ import annotations
 
 import traceback
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    Template,
     TemplateError,
     TemplateSyntaxError,
     select_autoescape,
@@ -35,8 +37,13 @@ class RenderError(Exception):
         super().__init__(f"{location}: {message} ({where})")
 
 
+@lru_cache(maxsize=512)
 def build_environment(workspace_root: Path, initiative: str) -> ImmutableSandboxedEnvironment:
-    """One environment per initiative, so its overrides win over the workspace and built-ins."""
+    """One environment per initiative, so its overrides win over the workspace and built-ins.
+
+    Cached per process: Jinja keeps compiled templates per environment (and checks the files'
+    modification times), so a worker compiles each template once instead of once per piece.
+    """
     templates = workspace_root / "templates"
     loader = ChoiceLoader(
         [
@@ -81,6 +88,12 @@ def render_template(
         raise RenderError(filename, _template_line(exc, filename), str(exc), where) from exc
 
 
+@lru_cache(maxsize=4096)
+def _compiled_text(env: ImmutableSandboxedEnvironment, source: str) -> Template:
+    """Campaign texts repeat for every initiative and slot: compile each once per process."""
+    return env.from_string(source)
+
+
 def render_text(
     env: ImmutableSandboxedEnvironment,
     source: str,
@@ -91,7 +104,7 @@ def render_text(
 ) -> str:
     """Render a text from a campaign file (a subject, a headline) in the same sandbox."""
     try:
-        return env.from_string(source).render(context)
+        return _compiled_text(env, source).render(context)
     except TemplateError as exc:
         line = exc.lineno if isinstance(exc, TemplateSyntaxError) else None
         raise RenderError(origin, line, str(exc), where) from exc

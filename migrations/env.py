@@ -8,9 +8,10 @@ import campaigns.models
 import config.models
 import content.models
 import workers.models
+import workers.schedule_models
 from config.db import Base, get_engine
 
-_ = (campaigns.models, config.models, content.models, workers.models)
+_ = (campaigns.models, config.models, content.models, workers.models, workers.schedule_models)
 target_metadata = Base.metadata
 
 

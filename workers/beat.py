@@ -1,52 +1,44 @@
-"""The beat schedule, derived from the workspace's triggers (a first version).
+"""Beat's static entries: periodic housekeeping that is an interval, not a campaign slot.
 
-Cron triggers become crontab entries evaluated in their campaign's timezone; milestones, RRULEs
-and event triggers are picked up by a tick every 30 seconds. Every entry calls the same
-idempotent ``fire_due`` task, so an entry that fires twice for one minute creates nothing twice.
+Campaign schedules (cron, RRULE, ``at``) are no entries here: ``workers.scheduler``'s
+``DatabaseScheduler`` fires them from the database, DST-correct and once per slot, which
+Celery's ``crontab`` entries are not (see its docstring). What stays:
+
+- ``sweep``: re-send shares the database shows unfinished and unclaimed (every
+  ``DEPESCHE_SWEEP_INTERVAL`` seconds), so a lost broker queue or a killed worker loses nothing,
+  and a beat that died between opening runs and sending their shares loses nothing either;
+- ``dispatch-events``: the event outbox's dispatcher, which fires ``on:`` triggers;
+- one entry per feed at its own interval.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
-
-from celery.schedules import crontab
 
 from campaigns.workspace import Workspace
-
-TICK = timedelta(seconds=30)
-
-
-def _now_in(zone: str) -> Any:
-    def now() -> datetime:
-        return datetime.now(ZoneInfo(zone))
-
-    return now
+from config.settings import Settings
 
 
-def beat_schedule(workspace: Workspace) -> dict[str, dict[str, Any]]:
-    schedule: dict[str, dict[str, Any]] = {}
-    needs_tick = False
-    for name, campaign in workspace.campaigns.items():
-        for d in campaign.deliverables:
-            expression = d.trigger.schedule
-            if expression is not None and not expression.upper().startswith("RRULE:"):
-                minute, hour, day_of_month, month, day_of_week = expression.split()
-                schedule[f"{name}/{d.id}"] = {
-                    "task": "depesche.fire_due",
-                    "schedule": crontab(
-                        minute=minute,
-                        hour=hour,
-                        day_of_month=day_of_month,
-                        month_of_year=month,
-                        day_of_week=day_of_week,
-                        nowfun=_now_in(campaign.timezone),
-                    ),
-                    "kwargs": {"campaign": name},
-                }
-            else:
-                needs_tick = True
-    if needs_tick:
-        schedule["tick"] = {"task": "depesche.fire_due", "schedule": TICK, "kwargs": {}}
+def beat_schedule(workspace: Workspace, settings: Settings) -> dict[str, dict[str, Any]]:
+    schedule: dict[str, dict[str, Any]] = {
+        "sweep": {
+            "task": "depesche.sweep",
+            "schedule": timedelta(seconds=settings.sweep_interval),
+        }
+    }
+    # The event outbox (workers/outbox.py): recorded events reach their handlers within seconds;
+    # a tick nobody picked up in time expires, since the next one does the same work.
+    schedule["dispatch-events"] = {
+        "task": "depesche.dispatch_events",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    }
+    # One entry per feed at its own interval; the task skips a feed that is paused or backing off.
+    for feed in workspace.feeds.values():
+        schedule[f"feed:{feed.id}"] = {
+            "task": "depesche.fetch_feed",
+            "schedule": feed.interval,
+            "args": [feed.id],
+        }
     return schedule

@@ -14,7 +14,7 @@ from pathlib import Path
 from campaigns.planner import event_instants, upcoming
 from campaigns.workspace import Workspace
 from content.ingest import FeedOutcome, ingest
-from workers.runner import SlotReport, published_payloads, run_at
+from workers.runner import DEFAULT_FANOUT, Fanout, SlotReport, published_payloads, run_at
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def replay(
     distributed: bool = False,
     timeout: float = 600.0,
     on_instant: Callable[[int, int], None] | None = None,
+    fanout: Fanout = DEFAULT_FANOUT,
 ) -> Replay:
     window = workspace.config.demo
     if window is None:
@@ -68,6 +69,7 @@ def replay(
                 distributed=distributed,
                 timeout=timeout,
                 payloads=payloads,
+                fanout=fanout,
             )
         )
         if on_instant:

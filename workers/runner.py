@@ -7,23 +7,28 @@ default) or sent through the broker to workers, whose progress is read back from
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from celery import group
+from kombu.exceptions import OperationalError
+from sqlalchemy import func, select
 
 from campaigns.models import Run, RunTask
 from campaigns.planner import SlotSpec, due_slots, targets
-from campaigns.runs import open_run, unfinished_tasks
+from campaigns.runs import UNFINISHED, mark_sent, open_run, stale_tasks, unfinished_tasks
 from campaigns.workspace import Workspace
 from config.db import session_scope
 from config.models import Event
+from config.settings import Settings
 from content.models import Piece
 
 POLL_SECONDS = 0.2
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -72,51 +77,101 @@ def open_due_runs(
     return opened
 
 
-def _wait_until_finished(database_url: str, run_ids: list[int], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with session_scope(database_url) as session:
-            open_count = len(
-                list(
-                    session.scalars(
-                        select(RunTask.id).where(
-                            RunTask.run_id.in_(run_ids),
-                            RunTask.status.in_(("pending", "running")),
-                        )
-                    )
-                )
+@dataclass(frozen=True)
+class Fanout:
+    """How shares travel: chunk size per broker message, and the sweeper's timings (seconds)."""
+
+    chunk_size: int = 25
+    sweep_interval: float = 60.0
+    resend_after: float = 60.0
+    lease: float = 300.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Fanout:
+        return cls(
+            settings.chunk_size,
+            settings.sweep_interval,
+            settings.resend_after,
+            settings.share_lease,
+        )
+
+
+DEFAULT_FANOUT = Fanout()
+
+
+def _unfinished_count(database_url: str, run_ids: list[int]) -> int:
+    with session_scope(database_url) as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(RunTask)
+                .where(RunTask.run_id.in_(run_ids), RunTask.status.in_(UNFINISHED))
             )
-        if open_count == 0:
-            return
+            or 0
+        )
+
+
+def _wait_until_finished(
+    database_url: str, run_ids: list[int], timeout: float, fanout: Fanout
+) -> None:
+    """Poll the database (the source of truth) and sweep now and then while waiting."""
+    deadline = time.monotonic() + timeout
+    next_sweep = time.monotonic() + fanout.sweep_interval
+    while (open_count := _unfinished_count(database_url, run_ids)) > 0:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{open_count} shares of runs {run_ids} unfinished after {timeout}s")
+        if time.monotonic() >= next_sweep:
+            sweep_stale(database_url, fanout, now=datetime.now(UTC))
+            next_sweep = time.monotonic() + fanout.sweep_interval
         time.sleep(POLL_SECONDS)
 
 
-def dispatch(task_ids: list[int], *, distributed: bool) -> None:
-    """Run each share in this process, or send it to the workers (ids only, never objects)."""
-    for task_id in task_ids:
-        from workers.tasks import assemble_for_initiative
-
-        if distributed:
-            assemble_for_initiative.apply_async(args=[task_id])
-        else:
-            assemble_for_initiative.apply(args=[task_id], throw=True)
-
-
-def open_and_dispatch(
+def dispatch(
     database_url: str,
-    workspace: Workspace,
-    at: datetime,
+    task_ids: list[int],
     *,
-    out_dir: Path,
-    campaign: str | None,
-) -> int:
-    """What beat's ``fire_due`` does: open due runs, send their shares, do not wait."""
-    opened = open_due_runs(database_url, workspace, at, out_dir=out_dir, campaign=campaign, now=at)
-    task_ids = [task_id for *_, ids in opened for task_id in ids]
-    dispatch(task_ids, distributed=True)
-    return len(task_ids)
+    distributed: bool,
+    fanout: Fanout = DEFAULT_FANOUT,
+    now: datetime | None = None,
+) -> None:
+    """Run each share in this process, or send chunks of share ids to the workers.
+
+    A chunk is marked as sent before it is published: if the broker is away, the sweeper sends
+    it again once ``resend_after`` has passed, so a failed publish loses nothing.
+    """
+    from workers.tasks import assemble_batch, assemble_for_initiative
+
+    if not distributed:
+        for task_id in task_ids:
+            # Not ``throw=True``: that raises a retry instead of running it; retries run eagerly.
+            result = assemble_for_initiative.apply(args=[task_id])
+            if result.failed():
+                raise result.result
+        return
+    sent_at = now or datetime.now(UTC)
+    size = fanout.chunk_size
+    chunks = [task_ids[i : i + size] for i in range(0, len(task_ids), size)]
+    with session_scope(database_url) as session:
+        mark_sent(session, task_ids, sent_at)
+    try:
+        group(assemble_batch.s(chunk) for chunk in chunks).apply_async()
+    except OperationalError as exc:
+        log.warning("broker unavailable, the sweeper will send %d shares: %s", len(task_ids), exc)
+
+
+def sweep_stale(database_url: str, fanout: Fanout, *, now: datetime) -> int:
+    """Send again every share the database shows unfinished and unclaimed."""
+    with session_scope(database_url) as session:
+        stale = stale_tasks(
+            session,
+            now=now,
+            resend_after=timedelta(seconds=fanout.resend_after),
+            lease=timedelta(seconds=fanout.lease),
+        )
+    if stale:
+        log.info("sweeper re-sends %d shares", len(stale))
+        dispatch(database_url, stale, distributed=True, fanout=fanout, now=now)
+    return len(stale)
 
 
 def report(
@@ -154,7 +209,7 @@ def run_at(
     distributed: bool = False,
     timeout: float = 600.0,
     payloads: Iterable[dict[str, object]] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    fanout: Fanout = DEFAULT_FANOUT,
 ) -> list[SlotReport]:
     """Fire the slots due at ``at``; return when every share is finished (or raise on timeout)."""
     opened = open_due_runs(
@@ -167,9 +222,7 @@ def run_at(
         payloads=payloads,
     )
     task_ids = [task_id for *_, ids in opened for task_id in ids]
-    if on_progress:
-        on_progress(len(task_ids))
-    dispatch(task_ids, distributed=distributed)
+    dispatch(database_url, task_ids, distributed=distributed, fanout=fanout, now=now)
     if distributed and opened:
-        _wait_until_finished(database_url, [run_id for _, run_id, _, _ in opened], timeout)
+        _wait_until_finished(database_url, [run_id for _, run_id, _, _ in opened], timeout, fanout)
     return report(database_url, opened)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from campaigns.schema import Campaign, Initiative
+from campaigns.schema import Campaign, Hashtag, ImageAsset, Initiative
 from content.formatting import Formatter
 from content.selection import Candidate, Choice
 
@@ -35,6 +35,7 @@ class ComposedPiece:
     items: tuple[ItemUse, ...] = ()
     platform: str | None = None
     template: str = ""
+    audience: str | None = None  # the audience variant (newsletter ``audiences``), if any
     facts: dict[str, object] = field(default_factory=dict)
 
 
@@ -51,6 +52,11 @@ class CompositionInput:
     candidates: tuple[Candidate, ...]
     feed_titles: dict[str, str]
     item: Candidate | None = None
+    # Feed id → name of the partner whose own feed it is (other initiatives, network feeds).
+    partner_feeds: dict[str, str] = field(default_factory=dict)
+    # The workspace's canonical hashtag list and its image assets by id (social posts).
+    hashtags: tuple[Hashtag, ...] = ()
+    images: dict[str, ImageAsset] = field(default_factory=dict)
 
     @property
     def fmt(self) -> Formatter:

@@ -1,7 +1,9 @@
 """The press release: German conventions around texts the PR team wrote in the campaign file.
 
 The engine adds only what it can know: the Ortsmarke („Krefeld, 9. November 2026 – “), the
-Sperrfrist line, the character count, the initiative's boilerplate and press contact.
+Sperrfrist line, the character count, the initiative's boilerplate and press contact. One
+structured :class:`~content.press.release.PressRelease` feeds every format: Markdown and HTML
+from templates, PDF from that HTML (print stylesheet), DOCX written directly.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ from typing import Any
 from campaigns.schema import PressReleaseDeliverable, Quote
 from campaigns.triggers import resolve_instant
 from content.composers.base import ComposedPiece, CompositionInput, FileData
+from content.press.pdf import render_pdf
+from content.press.release import PressRelease, ReleaseQuote
+from content.press.word import render_docx
 from content.rendering import build_environment, render_template, render_text
+
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def _quotes_for(quotes: list[Quote], slug: str) -> list[Quote]:
     return [q for q in quotes if q.initiatives is None or slug in q.initiatives]
 
 
-def compose_press_release(
-    inp: CompositionInput, spec: PressReleaseDeliverable
-) -> list[ComposedPiece]:
+def build_release(inp: CompositionInput, spec: PressReleaseDeliverable) -> PressRelease:
+    """The release's texts, rendered in the sandbox, with the parts the engine adds."""
     fmt = inp.fmt
     env = build_environment(inp.workspace_root, inp.initiative.slug)
     text_context = {"initiative": inp.initiative, "campaign": inp.campaign}
@@ -31,35 +37,59 @@ def compose_press_release(
         ).strip()
 
     headline = text(spec.headline)
-    subline = text(spec.subline) if spec.subline else None
     lead = text(spec.lead)
-    body = [text(paragraph) for paragraph in spec.body]
-    quotes = [
+    body = tuple(text(paragraph) for paragraph in spec.body)
+    quotes = tuple(
         # „…“, sagt X: a closing full stop of the quote gives way to the attribution.
-        {"text": text(q.text).removesuffix("."), "name": q.name, "function": q.function}
+        ReleaseQuote(text(q.text).removesuffix("."), q.name, q.function)
         for q in _quotes_for(spec.quotes, inp.initiative.slug)
-    ]
+    )
     place = spec.place or inp.initiative.place
     dateline = f"{place}, {fmt.date_text(inp.due_at)} – "
     embargo = None
     if spec.embargo is not None:
         embargo = fmt.datetime_long(resolve_instant(spec.embargo, inp.campaign))
-    counted = "\n".join(
-        [headline, dateline + lead, *body]
-        + [f"„{q['text']}“, sagt {q['name']}, {q['function']}." for q in quotes]
+    counted = "\n".join([headline, dateline + lead, *body] + [q.sentence for q in quotes])
+    return PressRelease(
+        initiative_name=inp.initiative.name,
+        brand_color=inp.initiative.brand.color,
+        lang=inp.initiative.locale.split("_")[0],
+        locale=inp.initiative.locale,
+        headline=headline,
+        subline=text(spec.subline) if spec.subline else None,
+        dateline=dateline,
+        lead=lead,
+        body=body,
+        quotes=quotes,
+        embargo=embargo,
+        characters=len(counted),
+        char_count=fmt.number(len(counted)),
+        boilerplate=inp.initiative.brand.boilerplate,
+        contact=inp.initiative.press_contact,
+        issued_at=inp.due_at,
     )
+
+
+def compose_press_release(
+    inp: CompositionInput, spec: PressReleaseDeliverable
+) -> list[ComposedPiece]:
+    release = build_release(inp, spec)
+    env = build_environment(inp.workspace_root, inp.initiative.slug)
     context: dict[str, Any] = {
-        "lang": inp.initiative.locale.split("_")[0],
+        "lang": release.lang,
         "initiative": inp.initiative,
-        "headline": headline,
-        "subline": subline,
-        "dateline": dateline,
-        "lead": lead,
-        "body": body,
-        "quotes": quotes,
-        "embargo": embargo,
-        "char_count": fmt.number(len(counted)),
-        "contact": inp.initiative.press_contact,
+        "headline": release.headline,
+        "subline": release.subline,
+        "dateline": release.dateline,
+        "lead": release.lead,
+        "body": list(release.body),
+        "quotes": [
+            {"text": q.text, "name": q.name, "function": q.function} for q in release.quotes
+        ],
+        "embargo": release.embargo,
+        "char_count": release.char_count,
+        "contact": release.contact,
+        "issued_at": release.issued_at.isoformat(),
     }
     markdown = render_template(env, "press_release.md", context, inp.where)
     html_name = spec.template or "press_release.html"
@@ -70,8 +100,18 @@ def compose_press_release(
             files=(
                 FileData("press_release.md", "text/markdown", markdown.encode()),
                 FileData("press_release.html", "text/html", html.encode()),
+                FileData(
+                    "press_release.pdf",
+                    "application/pdf",
+                    render_pdf(html, base_dir=inp.workspace_root),
+                ),
+                FileData("press_release.docx", DOCX_TYPE, render_docx(release)),
             ),
             template=html_name,
-            facts={"headline": headline, "characters": len(counted), "embargo": embargo},
+            facts={
+                "headline": release.headline,
+                "characters": release.characters,
+                "embargo": release.embargo,
+            },
         )
     ]

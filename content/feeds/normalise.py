@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
-from content.feeds.parse import RawEntry
-from content.feeds.sanitise import collapse_whitespace, html_to_text, sanitise_html
+from content.feeds.dedupe import Fingerprint, fingerprint
+from content.feeds.entries import RawEntry
+from content.feeds.sanitise import (
+    collapse_whitespace,
+    html_to_text,
+    sanitise_html,
+    sanitised_html_to_text,
+)
 
 TITLE_MAX_CHARS = 300
 SUMMARY_HTML_MAX_CHARS = 10_000
@@ -37,6 +43,10 @@ class NormalisedItem:
     published: datetime
     tags: list[str] = field(default_factory=list)
     content_hash: str = ""
+    # The feed dated the entry after ``now``: a clock or timezone slip worth reporting.
+    clamped: bool = False
+    # For near-duplicate detection; computed here, where the work may run in parallel.
+    fingerprint: Fingerprint | None = field(default=None, compare=False)
 
 
 def item_id_for(canonical: str) -> str:
@@ -86,8 +96,8 @@ def normalise(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     canonical = canonical_url(entry.link)
-    summary_html = _bounded_html(sanitise_html(entry.summary_html, entry.link))
-    summary_text = html_to_text(summary_html)
+    summary_html = _bounded_html(sanitise_html(entry.summary_html, entry.base or entry.link))
+    summary_text = sanitised_html_to_text(summary_html)
     title = _bounded(_clean_title(entry.title), TITLE_MAX_CHARS)
     if not title:
         title = _bounded(collapse_whitespace(summary_text), TITLE_MAX_CHARS) or canonical
@@ -104,6 +114,8 @@ def normalise(
         published=min(published, now_utc),
         tags=merge_tags(feed_tags, entry.tags),
         content_hash=hashlib.sha256(f"{title}\n{summary_text}".encode()).hexdigest(),
+        clamped=published > now_utc,
+        fingerprint=fingerprint(title, summary_text),
     )
 
 
@@ -122,6 +134,8 @@ def merge_tags(*groups: list[str]) -> list[str]:
 
 def _clean_title(title: str) -> str:
     """Titles may carry markup and (double) entities; readers see one line of plain text."""
+    if "<" not in title and "&" not in title:
+        return collapse_whitespace(title)
     return collapse_whitespace(html_to_text(title))
 
 

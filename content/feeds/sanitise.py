@@ -9,6 +9,7 @@ context to the linked site.
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -17,6 +18,11 @@ import nh3
 ALLOWED_TAGS = frozenset({"p", "br", "a", "strong", "em", "b", "i", "ul", "ol", "li", "blockquote"})
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Dropped with everything inside: their content is code or a fallback for embedded pages, never
+# text meant for a newsletter (an iframe's inner text would otherwise surface as escaped markup).
+DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "iframe", "frame", "frameset", "object", "noscript", "template", "svg"}
+)
 LINK_REL = "noopener noreferrer"
 
 # Tags that start a new paragraph in the text form; everything else is inline.
@@ -65,7 +71,10 @@ def sanitise_html(html: str, base_url: str) -> str:
 
     def resolve(tag: str, attribute: str, value: str) -> str | None:
         if tag == "a" and attribute == "href":
-            absolute = urljoin(base_url, value.strip())
+            value = value.strip()
+            if value.startswith(("https://", "http://")):
+                return value  # most links are absolute already: nothing to join or check
+            absolute = urljoin(base_url, value)
             if urlsplit(absolute).scheme.lower() not in URL_SCHEMES:
                 return None
             return absolute
@@ -78,6 +87,7 @@ def sanitise_html(html: str, base_url: str) -> str:
         url_schemes=set(URL_SCHEMES),
         link_rel=LINK_REL,
         attribute_filter=resolve,
+        clean_content_tags=set(DROPPED_WITH_CONTENT),
         strip_comments=True,
     ).strip()
 
@@ -137,3 +147,39 @@ def html_to_text(html: str) -> str:
     extractor.feed(html)
     extractor.close()
     return "\n\n".join(extractor.paragraphs)
+
+
+# What nh3 leaves: allow-listed tags with quoted attributes, text with ``<`` escaped.
+_CLEAN_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*>|([^<]+)")
+
+
+def sanitised_html_to_text(html: str) -> str:
+    """:func:`html_to_text` for the output of :func:`sanitise_html` only, several times faster.
+
+    The sanitiser's output is well-formed and holds only allow-listed tags, so a tokenising
+    regular expression reads it exactly as the HTML parser would; arbitrary feed HTML must go
+    through :func:`html_to_text` instead.
+    """
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        lines = (collapse_whitespace(line) for line in "".join(current).split("\n"))
+        paragraph = "\n".join(line for line in lines if line and line != "-")
+        if paragraph:
+            paragraphs.append(paragraph)
+        current.clear()
+
+    for closing, tag, text in _CLEAN_TOKEN.findall(html):
+        if text:
+            current.append(unescape(text))
+            continue
+        tag = tag.lower()
+        if tag in _BLOCK_TAGS:
+            flush()
+        elif not closing and tag == "br":
+            current.append("\n")
+        elif not closing and tag == "li":
+            current.append("\n- ")
+    flush()
+    return "\n\n".join(paragraphs)

@@ -63,8 +63,11 @@ def bluesky_length(text: str) -> int:
     return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
-def mastodon_length(text: str) -> int:
+def mastodon_length(text: str, url_length: int = _MASTODON_URL_LENGTH) -> int:
     """Mastodon's count: each http(s) URL is 23, ``@user@domain`` counts as ``@user``.
+
+    ``url_length`` is the instance's ``characters_reserved_per_url`` (23 on stock Mastodon,
+    configurable on forks such as Glitch and Hometown).
 
     URLs are found with the same twitter-text extractor Mastodon uses (protocol
     required), so trailing punctuation and invalid hosts are treated the same way.
@@ -73,7 +76,7 @@ def mastodon_length(text: str) -> int:
     """
     # (start, end, counted length) for every discounted entity, URLs first.
     entities: list[tuple[int, int, int]] = [
-        (url["indices"][0], url["indices"][1], _MASTODON_URL_LENGTH)
+        (url["indices"][0], url["indices"][1], url_length)
         for url in extract_urls_with_indices(text, extract_urls_without_protocol=False)
         if url["url"].lower().startswith(("http://", "https://"))
     ]
@@ -109,15 +112,18 @@ _COUNTERS: Final[Mapping[str, Callable[[str], int]]] = MappingProxyType(
 )
 
 
-def length(platform: str, text: str) -> int:
+def length(platform: str, text: str, *, url_length: int | None = None) -> int:
     """Length of ``text`` as ``platform`` counts it; unknown platforms raise ValueError.
 
     Raising instead of falling back to ``len()`` keeps a typo in a channel
-    configuration from silently producing posts the platform rejects.
+    configuration from silently producing posts the platform rejects. ``url_length``
+    is a Mastodon instance's own URL weight; the other platforms fix theirs.
     """
     try:
         counter = _COUNTERS[platform]
     except KeyError:
         known = ", ".join(sorted(_COUNTERS))
         raise ValueError(f"unknown platform {platform!r}; expected one of: {known}") from None
+    if platform == "mastodon" and url_length is not None:
+        return mastodon_length(text, url_length)
     return counter(text)

@@ -21,7 +21,7 @@ SEPARATOR: Final = "\n\n"
 # A "word" is a run of anything but breaking whitespace. No-break spaces (U+00A0,
 # U+2007, U+202F) bind like letters: German typography uses them in "z. B.", "§ 5",
 # "10 km" precisely so the two halves are never separated.
-_WORD = regex.compile(r"(?:[^\s]|[\u00A0\u2007\u202F])+")
+WORD = regex.compile(r"(?:[^\s]|[\u00A0\u2007\u202F])+")
 
 # Tokens that some platform would linkify. An ellipsis glued to them can be swallowed
 # into the link (Bluesky's link detection takes every non-space character), so they
@@ -35,10 +35,12 @@ def fit(
     link: str | None,
     hashtags: Sequence[str] = (),
     limit: int | None = None,
+    url_length: int | None = None,
 ) -> str:
     """Return "body\\n\\nlink\\n\\n#Tag1 #Tag2", shortened until ``platform`` accepts it.
 
-    ``limit`` overrides the platform default, e.g. a Mastodon instance allowing 1000.
+    ``limit`` overrides the platform default, e.g. a Mastodon instance allowing 1000, and
+    ``url_length`` that instance's weight of a URL.
     Hashtags may be given with or without "#"; their CamelCase is kept as given
     (it is what screen readers need). Raises ValueError when not even the first word
     of the body fits next to the link, because a post without its message is a
@@ -52,13 +54,13 @@ def fit(
         raise ValueError(f"limit must be positive, got {max_length}")
 
     body = body.strip()
-    link = _check_link(link)
-    tags = [_normalise_hashtag(tag) for tag in hashtags]
+    link = check_link(link)
+    tags = [normalise_hashtag(tag) for tag in hashtags]
     if not body and not link and not tags:
         raise ValueError("nothing to post: body, link and hashtags are all empty")
 
     for kept in range(len(tags), -1, -1):
-        post = _fit_body(platform, body, link, tags[:kept], max_length)
+        post = _fit_body(platform, body, link, tags[:kept], max_length, url_length)
         if post is not None:
             return post
     raise ValueError(
@@ -68,27 +70,33 @@ def fit(
 
 
 def _fit_body(
-    platform: str, body: str, link: str, tags: Sequence[str], max_length: int
+    platform: str,
+    body: str,
+    link: str,
+    tags: Sequence[str],
+    max_length: int,
+    url_length: int | None,
 ) -> str | None:
     """Longest post with these hashtags: the whole body, else the most words plus "…"."""
 
     def fits(candidate_body: str) -> bool:
-        return length(platform, _compose(candidate_body, link, tags)) <= max_length
+        composed = compose(candidate_body, link, tags)
+        return length(platform, composed, url_length=url_length) <= max_length
 
     if fits(body):
-        return _compose(body, link, tags)
-    words = list(_WORD.finditer(body))
+        return compose(body, link, tags)
+    words = list(WORD.finditer(body))
 
     def truncated(index: int) -> str:
         """Body cut after word ``index``; built lazily, as bodies can be whole articles."""
-        return _truncated(body[: words[index].end()], words[index].group())
+        return truncated_with_ellipsis(body[: words[index].end()], words[index].group())
 
     # Candidates are all proper prefixes of whole words; the full body was tried above.
-    index = _last_fitting(len(words) - 1, lambda position: fits(truncated(position)))
-    return None if index is None else _compose(truncated(index), link, tags)
+    index = last_fitting(len(words) - 1, lambda position: fits(truncated(position)))
+    return None if index is None else compose(truncated(index), link, tags)
 
 
-def _last_fitting(count: int, fits: Callable[[int], bool]) -> int | None:
+def last_fitting(count: int, fits: Callable[[int], bool]) -> int | None:
     """Largest index below ``count`` that fits, assuming length grows with the index.
 
     Galloping (1, 2, 4, ... words) before bisecting keeps every measurement short:
@@ -113,19 +121,19 @@ def _last_fitting(count: int, fits: Callable[[int], bool]) -> int | None:
     return best
 
 
-def _truncated(kept: str, last_word: str) -> str:
+def truncated_with_ellipsis(kept: str, last_word: str) -> str:
     """``kept`` plus an ellipsis, spaced off when it would stick to a link."""
     joiner = " " if _LINK_LIKE.search(last_word) else ""
     return f"{kept.rstrip()}{joiner}{ELLIPSIS}"
 
 
-def _compose(body: str, link: str, tags: Sequence[str]) -> str:
+def compose(body: str, link: str, tags: Sequence[str]) -> str:
     """Join the non-empty parts with blank lines, hashtags last on one line."""
     parts = [body, link, " ".join(tags)]
     return SEPARATOR.join(part for part in parts if part)
 
 
-def _check_link(link: str | None) -> str:
+def check_link(link: str | None) -> str:
     """The link, stripped; whitespace inside would make platforms cut it, so reject it."""
     link = (link or "").strip()
     if regex.search(r"\s", link):
@@ -133,7 +141,7 @@ def _check_link(link: str | None) -> str:
     return link
 
 
-def _normalise_hashtag(tag: str) -> str:
+def normalise_hashtag(tag: str) -> str:
     """Prefix "#" unless given; a tag with spaces would silently become a shorter tag."""
     name = tag.strip().removeprefix("#")
     if not name or regex.search(r"[\s#]", name):

@@ -89,3 +89,23 @@ def test_run_without_an_offset_is_refused_with_a_clear_message(example_workspace
     result = depesche("run", str(example_workspace), "--at", "2026-11-16T08:00")
     assert result.returncode == 2
     assert "no UTC offset" in result.stderr
+
+
+def test_runs_json_lines_show_each_run_with_its_share_counts(
+    tmp_path: Path, example_workspace: Path, database_url: str
+) -> None:
+    assert depesche("ingest", str(example_workspace), "--now", "2026-11-16T12:00+01:00",
+                    database_url=database_url).returncode == 0  # fmt: skip
+    run = depesche(
+        "run", str(example_workspace), "--at", "2026-11-16T08:00+01:00", "--campaign",
+        "wochenrueckblick", "--out", str(tmp_path / "out"), database_url=database_url,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    result = depesche("runs", str(example_workspace), "--json", database_url=database_url)
+
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert all(set(r) == {"id", "slot", "status", "pieces", "started", "finished"} for r in records)
+    (record,) = [r for r in records if r["slot"] == "wochenrueckblick/digest-20261116T0700Z"]
+    assert record["status"] == "done"
+    assert record["pieces"] == {"expected": 6, "done": 6, "failed": 0}

@@ -6,14 +6,15 @@ import email
 import email.policy
 import json
 import re
+from collections import Counter
 from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 import regex
 
 from content.social.counting import LIMITS, length
+from content.social.extract import extract_hashtags
 
 MONTHS = [
     "Januar",
@@ -102,49 +103,102 @@ def test_every_text_meets_the_general_rules(demo_run) -> None:
     assert {k: v for k, v in problems.items() if v} == {}
 
 
-def newsletters(demo_run) -> list[Path]:
-    return sorted(demo_run.out.rglob("newsletter.eml"))
+def newsletter_pieces(demo_run) -> list[tuple[Path, dict]]:
+    """Every newsletter piece the demo wrote: (slot folder, manifest entry)."""
+    found = []
+    for manifest_path in sorted(demo_run.out.rglob("manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        for piece in manifest["pieces"]:
+            if piece["kind"] == "newsletter":
+                found.append((manifest_path.parent, piece))
+    return found
 
 
-def test_newsletters_have_subject_preheader_legal_footer_and_unsubscribe(demo_run) -> None:
-    assert newsletters(demo_run)
-    for path in newsletters(demo_run):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        subject, preheader = str(message["Subject"]), str(message["X-Preheader"])
-        assert len(subject) <= 50, (path, subject)
-        assert 40 <= len(preheader) <= 100 and preheader != subject, (path, preheader)
-        assert message["List-Unsubscribe"] and message["List-Unsubscribe-Post"] == (
-            "List-Unsubscribe=One-Click"
+def piece_file(folder: Path, piece: dict, suffix: str) -> Path:
+    (path,) = [
+        f["path"] for f in piece["files"] if re.fullmatch(rf"newsletter[\w-]*{suffix}", f["path"])
+    ]
+    return folder / path
+
+
+def newsletter_problems(folder: Path, piece: dict) -> list[str]:
+    """EDITORIAL.md §5 „Newsletter“ for one piece: its .eml, its text part and its HTML part."""
+    problems: list[str] = []
+    eml, txt, html = (piece_file(folder, piece, s) for s in (r"\.eml", r"\.txt", r"\.html"))
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    subject, preheader = str(message["Subject"]), str(message["X-Preheader"])
+    if len(subject) > 50:
+        problems.append(f"subject longer than 50: {subject}")
+    if not (40 <= len(preheader) <= 100) or preheader == subject:
+        problems.append(f"preheader: {preheader}")
+    if not message["List-Unsubscribe"] or (
+        message["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click"
+    ):
+        problems.append("unsubscribe headers")
+    alternative = message
+    if message.get_content_type() == "multipart/mixed":
+        alternative = next(iter(message.iter_parts()))
+        for attachment in message.iter_attachments():
+            if attachment.get_content_type() != "text/calendar":
+                problems.append(f"attachment {attachment.get_filename()} is not a Termin")
+    if alternative.get_content_type() != "multipart/alternative":
+        problems.append(f"body is {alternative.get_content_type()}")
+    for part in (txt, html):
+        text = visible_text(part)
+        problems += [f"{part.name}: {p}" for p in general_problems(text)]
+        for required in ("Impressum", "Verantwortlich", "Datenschutz", "Newsletter abbestellen"):
+            if required not in text:
+                problems.append(f"{part.name}: no {required}")
+    plain = txt.read_text()
+    sources = re.findall(r"^Quelle: .+, (\d\d\.\d\d\.\d{4})$", plain, re.M)
+    links = re.findall(r"^Weiterlesen: (https://\S+)$", plain, re.M)
+    if len(sources) != len(links) or len(links) != len(piece["items"]):
+        problems.append(f"{len(piece['items'])} items, {len(sources)} sources, {len(links)} links")
+    if not piece["items"] and "keine neuen Meldungen" not in plain:
+        problems.append("no items and no „nothing new“ notice: an empty newsletter")
+    return problems
+
+
+def test_every_newsletter_piece_passes_the_send_as_is_checklist(demo_run) -> None:
+    pieces = newsletter_pieces(demo_run)
+    problems = {
+        f"{folder.relative_to(demo_run.out)} {piece.get('audience', '')}": newsletter_problems(
+            folder, piece
         )
-        assert message.get_content_type() == "multipart/alternative"
-        for part_name in ("newsletter.txt", "newsletter.html"):
-            text = visible_text(path.parent / part_name)
-            for required in (
-                "Impressum",
-                "Verantwortlich",
-                "Datenschutz",
-                "Newsletter abbestellen",
-            ):
-                assert required in text, (path.parent / part_name, required)
-        plain = (path.parent / "newsletter.txt").read_text()
-        sources = re.findall(r"^Quelle: .+, (\d\d\.\d\d\.\d{4})$", plain, re.M)
-        links = re.findall(r"^Weiterlesen: (https://\S+)$", plain, re.M)
-        assert sources and len(sources) == len(links)
+        for folder, piece in pieces
+    }
+    assert {k: v for k, v in problems.items() if v} == {}
+    # Six regions × seven Monday digests × four audiences, plus the six kickoff issues.
+    assert len(pieces) == 6 * 7 * 4 + 6
+    audiences = Counter(piece.get("audience") for _, piece in pieces)
+    assert audiences == {
+        None: 6,
+        "unternehmen": 42,
+        "betriebsraete": 42,
+        "kammern": 42,
+        "gewerkschaften": 42,
+    }
 
 
 def test_termine_lie_ahead_of_the_issue_and_are_sorted(demo_run) -> None:
-    for path in sorted(demo_run.out.rglob("newsletter.txt")):
-        text = path.read_text()
+    checked = 0
+    for folder, piece in newsletter_pieces(demo_run):
+        text = piece_file(folder, piece, r"\.txt").read_text()
         issued = LONG_DATE.search(text)
         assert issued
         if "\nTERMINE\n" not in text:
             continue
         section = text.split("\nTERMINE\n", 1)[1].split("Mit freundlichen Grüßen", 1)[0]
+        section = section.split("\nAUS DEM NETZWERK\n", 1)[0]
         dates = [
             date(int(y), MONTHS.index(m) + 1, int(d)) for _, d, m, y in LONG_DATE.findall(section)
         ]
         issue_day = date(int(issued[4]), MONTHS.index(issued[3]) + 1, int(issued[2]))
-        assert dates == sorted(dates) and all(d >= issue_day for d in dates), path
+        assert dates == sorted(dates) and all(d >= issue_day for d in dates), folder
+        ics = [f for f in piece["files"] if f["path"].endswith(".ics")]
+        assert len(ics) == len(dates), folder
+        checked += 1
+    assert checked > 0
 
 
 def test_press_releases_follow_german_conventions(demo_run) -> None:
@@ -169,17 +223,71 @@ def test_press_releases_follow_german_conventions(demo_run) -> None:
 EMOJI = regex.compile(r"\p{Extended_Pictographic}")
 
 
-@pytest.mark.parametrize("platform", sorted(LIMITS))
-def test_social_posts_fit_and_end_with_camelcase_hashtags(demo_run, platform: str) -> None:
-    posts = sorted(demo_run.out.rglob(f"social-{platform}.txt"))
-    assert posts
-    for path in posts:
+def social_pieces(demo_run) -> list[tuple[Path, dict]]:
+    """Every social piece of the demo with its slot folder, from the manifests."""
+    found = []
+    for manifest_path in sorted(demo_run.out.rglob("manifest.json")):
+        manifest = json.loads(manifest_path.read_text())
+        found += [(manifest_path.parent, p) for p in manifest["pieces"] if p["kind"] == "social"]
+    return found
+
+
+def social_problems(folder: Path, piece: dict) -> list[str]:
+    """EDITORIAL §5 for a post or thread: limit, hashtags at the end, emoji, one link, alt text."""
+    platform = piece["platform"]
+    names = [f["path"] for f in piece["files"]]
+    posts = [folder / n for n in names if re.fullmatch(rf"social-{platform}(-\d+)?\.txt", n)]
+    problems = []
+    if not posts:
+        return ["no post"]
+    links = 0
+    for index, path in enumerate(posts):
         text = path.read_text()
-        assert length(platform, text) <= LIMITS[platform], path
-        assert len(re.findall(r"https?://", text)) == 1, path
-        assert len(EMOJI.findall(text)) <= 2
-        last_line = text.rstrip().splitlines()[-1]
-        tags = last_line.split()
-        assert tags and all(re.fullmatch(r"#[A-ZÄÖÜ][\wÄÖÜäöüß]*", t) for t in tags), path
-        manifest = json.loads((path.parent / "manifest.json").read_text())
-        assert platform in {p.get("platform") for p in manifest["pieces"]}
+        if length(platform, text) > LIMITS[platform]:
+            problems.append(f"{path.name} over the limit")
+        if len(EMOJI.findall(text)) > 2:
+            problems.append(f"{path.name} has more than two emoji")
+        links += len(re.findall(r"https?://", text))
+        if index == 0:
+            tags = text.rstrip().splitlines()[-1].split()
+            if not tags or not all(re.fullmatch(r"#[A-ZÄÖÜ][A-Za-zÄÖÜäöüß0-9]*", t) for t in tags):
+                problems.append(f"{path.name} does not end with CamelCase hashtags")
+            elif [f"#{tag.value}" for tag in extract_hashtags(" ".join(tags))] != tags:
+                problems.append(f"{path.name}: a hashtag is not one on {platform}")
+        if platform == "bluesky":
+            record = json.loads(path.with_suffix(".json").read_text())
+            encoded = record["text"].encode()
+            if record["text"] != text or any(
+                not encoded[f["index"]["byteStart"] : f["index"]["byteEnd"]].decode().strip()
+                for f in record["facets"]
+            ):
+                problems.append(f"{path.name}: facets do not match the text")
+    if links != 1:
+        problems.append(f"{links} links in the post or thread")
+    images = [n for n in names if n.endswith((".png", ".jpg"))]
+    if images:
+        media = json.loads((folder / f"social-{platform}-media.json").read_text())
+        described = {m["file"]: m for m in media}
+        for name in images:
+            alt = described.get(name, {}).get("alt", "")
+            if len(alt) < 20 or re.match(r"(?i)(bild|foto) von", alt):
+                problems.append(f"{name} without a proper alt text")
+            if not described.get(name, {}).get("credit", "").startswith(("Foto: ", "Grafik: ")):
+                problems.append(f"{name} without a credit")
+    return problems
+
+
+def test_every_social_piece_passes_the_send_as_is_checklist(demo_run) -> None:
+    pieces = social_pieces(demo_run)
+    problems = {
+        f"{folder.relative_to(demo_run.out)} {piece['platform']}": social_problems(folder, piece)
+        for folder, piece in pieces
+    }
+    assert {k: v for k, v in problems.items() if v} == {}
+    platforms = Counter(piece["platform"] for _, piece in pieces)
+    assert set(platforms) == set(LIMITS) and len(set(platforms.values())) == 1
+    images = sum(
+        1 for _, piece in pieces for f in piece["files"] if f["path"].endswith((".png", ".jpg"))
+    )
+    # The example attaches its one sample image to every social post.
+    assert images == len(pieces) > 0

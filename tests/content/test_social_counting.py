@@ -181,3 +181,12 @@ def test_length_rejects_unknown_platform() -> None:
 def test_limits_are_read_only() -> None:
     with pytest.raises(TypeError):
         LIMITS["mastodon"] = 1000  # type: ignore[index]
+
+
+def test_mastodon_url_weight_follows_the_instance() -> None:
+    """Instances publish ``characters_reserved_per_url``; forks may set it other than 23."""
+    text = "Mehr dazu: " + LONG_URL
+    assert mastodon_length(text, url_length=30) == 11 + 30
+    assert length("mastodon", text, url_length=30) == 11 + 30
+    # Other platforms fix their own URL weight; the instance setting does not apply there.
+    assert length("x", text, url_length=30) == x_length(text)

@@ -1,26 +1,27 @@
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from campaigns.workspace import load_workspace
+from config.settings import load_settings
 from workers.beat import beat_schedule
 
 
-def test_cron_triggers_become_crontabs_in_the_campaign_timezone(example_workspace: Path) -> None:
-    schedule = beat_schedule(load_workspace(example_workspace))
-    digest = schedule["wochenrueckblick/digest"]
-    assert digest["task"] == "depesche.fire_due"
-    assert digest["kwargs"] == {"campaign": "wochenrueckblick"}
-    crontab = digest["schedule"]
-    assert crontab.hour == {8} and crontab.minute == {0} and crontab.day_of_week == {1}
-    assert crontab.nowfun().tzinfo == ZoneInfo("Europe/Berlin")
-    monday = datetime(2026, 11, 16, 7, 59, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-    assert crontab.remaining_estimate(monday).total_seconds() <= 30
+def test_campaign_schedules_are_not_celery_crontab_entries(example_workspace: Path) -> None:
+    schedule = beat_schedule(load_workspace(example_workspace), load_settings(example_workspace))
+    assert not any(name.startswith("wochenrueckblick") for name in schedule)
 
 
-def test_milestones_and_events_are_picked_up_by_the_tick(example_workspace: Path) -> None:
-    schedule = beat_schedule(load_workspace(example_workspace))
-    assert schedule["tick"]["task"] == "depesche.fire_due"
-    assert schedule["tick"]["schedule"].total_seconds() == 30
+def test_the_sweeper_runs_at_its_configured_interval(example_workspace: Path) -> None:
+    settings = load_settings(example_workspace, sweep_interval=45.0)
+    schedule = beat_schedule(load_workspace(example_workspace), settings)
+    assert schedule["sweep"]["task"] == "depesche.sweep"
+    assert schedule["sweep"]["schedule"].total_seconds() == 45
+
+
+def test_event_triggers_are_fired_by_the_outbox_dispatcher_not_a_tick(
+    example_workspace: Path,
+) -> None:
+    schedule = beat_schedule(load_workspace(example_workspace), load_settings(example_workspace))
+    assert schedule["dispatch-events"]["task"] == "depesche.dispatch_events"
+    assert all(entry["task"] != "depesche.fire_due" for entry in schedule.values())

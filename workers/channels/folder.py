@@ -1,7 +1,8 @@
 """The folder channel: a slot's pieces for one initiative as files plus ``manifest.json``.
 
-Layout (a contract other tools read): ``OUT/<initiative>/<campaign>/<slot>/``. A file whose bytes
-are already there is not rewritten, so a repeated run leaves every mtime alone.
+Layout (a contract other tools read): ``OUT/<initiative>/<campaign>/<slot>/``, with the content
+pack ``<initiative>-<slot>.zip`` beside the files (listed under ``pack`` in the manifest). A file
+whose bytes are already there is not rewritten, so a repeated run leaves every mtime alone.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from workers.channels.pack import build_pack, pack_name
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class OutputPiece:
     items: tuple[dict[str, Any], ...]
     key: str
     state: str
+    audience: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ def manifest(bundle: Bundle) -> dict[str, Any]:
         entry: dict[str, Any] = {"key": piece.key, "kind": piece.kind, "state": piece.state}
         if piece.platform:
             entry["platform"] = piece.platform
+        if piece.audience:
+            entry["audience"] = piece.audience
         entry["files"] = [{"path": f.name, "sha256": f.sha256} for f in piece.files]
         entry["items"] = list(piece.items)
         pieces.append(entry)
@@ -82,8 +88,18 @@ def deliver(bundle: Bundle, out_dir: Path) -> Receipt:
     folder.mkdir(parents=True, exist_ok=True)
     written = unchanged = 0
     files = [f for piece in bundle.pieces for f in piece.files]
-    document = json.dumps(manifest(bundle), ensure_ascii=False, indent=2) + "\n"
-    files.append(OutputFile("manifest.json", document.encode()))
+    listing = manifest(bundle)
+    # The pack holds the manifest as it stands without the pack's own entry (a file cannot
+    # contain its own checksum); the folder's manifest adds the entry.
+    inner = (json.dumps(listing, ensure_ascii=False, indent=2) + "\n").encode()
+    packed = [(f.name, f.content) for f in files] + [("manifest.json", inner)]
+    pack = OutputFile(
+        pack_name(bundle.initiative, bundle.slot),
+        build_pack(bundle.initiative, bundle.slot, packed),
+    )
+    listing["pack"] = {"path": pack.name, "sha256": pack.sha256}
+    document = json.dumps(listing, ensure_ascii=False, indent=2) + "\n"
+    files += [pack, OutputFile("manifest.json", document.encode())]
     for output in files:
         if _write_if_changed(folder / output.name, output.content):
             written += 1

@@ -1,30 +1,32 @@
 """Fixtures for the feed pipeline: a real HTTP server on loopback, a migrated database, feeds.
 
-Feeds are built from small dicts of German sample stories; the server serves whatever a test
-puts on a path and answers conditional GETs the way a well-behaved feed host does.
+Feeds are built from small dicts of German sample stories; the servers and the fake DNS live in
+:mod:`tests.content.feeds.servers`. Hostile and odd inputs are small files under ``data/``,
+named for what they are.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import threading
-import time
+import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from campaigns.schema import FetchSection
 from config.db import get_engine, session_scope
 from config.migrate import upgrade
 from config.models import Event
 from content.models import Item, ItemSource
+from tests.content.feeds.servers import LOOPBACK_ONLY, FeedServer, running_server
+from tests.services import PostgresServer
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
@@ -34,113 +36,52 @@ Story = dict[str, Any]
 # --- HTTP server --------------------------------------------------------------------------------
 
 
-@dataclass
-class Route:
-    body: bytes
-    status: int = 200
-    content_type: str = "application/rss+xml; charset=utf-8"
-    etag: str | None = None
-    last_modified: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    send_length: bool = True
-    delay: float = 0.0
-
-
-@dataclass
-class Request:
-    path: str
-    headers: dict[str, str]
-
-
-class FeedServer:
-    """What the server serves (``routes``) and what it was asked (``requests``)."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, Route] = {}
-        self.requests: list[Request] = []
-        self.base_url = ""
-
-    def serve(self, path: str, body: bytes | str, **options: Any) -> str:
-        """Put ``body`` on ``path`` and return its URL."""
-        data = body.encode("utf-8") if isinstance(body, str) else body
-        self.routes[path] = Route(body=data, **options)
-        return self.url(path)
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
-
-    def requests_for(self, path: str) -> list[Request]:
-        return [request for request in self.requests if request.path == path]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-
-    def do_GET(self) -> None:
-        state = self.server.state
-        state.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}))
-        route = state.routes.get(self.path)
-        if route is None:
-            self.send_error(404)
-            return
-        if route.delay:
-            time.sleep(route.delay)
-        validators = {}
-        if route.etag:
-            validators["ETag"] = route.etag
-        if route.last_modified:
-            validators["Last-Modified"] = route.last_modified
-        if (route.etag and self.headers.get("If-None-Match") == route.etag) or (
-            route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified
-        ):
-            self.send_response(304)
-            for name, value in validators.items():
-                self.send_header(name, value)
-            self.end_headers()
-            return
-        self.send_response(route.status)
-        self.send_header("Content-Type", route.content_type)
-        for name, value in {**validators, **route.headers}.items():
-            self.send_header(name, value)
-        if route.send_length:
-            self.send_header("Content-Length", str(len(route.body)))
-        self.end_headers()
-        self.wfile.write(route.body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep test output quiet."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    state: FeedServer
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    with running_server() as server:
+        yield server
 
 
 @pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    httpd = _Server(("127.0.0.1", 0), _Handler)
-    httpd.state = FeedServer()
-    host, port = httpd.server_address[:2]
-    httpd.state.base_url = f"http://{host!s}:{port}"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True
+def limits() -> FetchSection:
+    """The workspace's [fetch] settings in tests: exactly 127.0.0.1/32 is allowed."""
+    return FetchSection(
+        timeout=5, total_timeout=20, max_bytes=200_000, allow_networks=LOOPBACK_ONLY
     )
-    thread.start()
-    try:
-        yield httpd.state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 # --- database -----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    url = f"sqlite:///{tmp_path / 'depesche.sqlite'}"
+@pytest.fixture(scope="session")
+def _migrated_sqlite(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
+) -> Path | None:
+    """A SQLite file migrated once per session; each test gets a copy (migrations take time)."""
+    if postgres_server is not None:
+        return None
+    path = tmp_path_factory.mktemp("feeds-template") / "depesche.db"
+    url = f"sqlite:///{path}"
     upgrade(url)
+    get_engine(url).dispose()  # checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def database_url(
+    tmp_path: Path, postgres_server: PostgresServer | None, _migrated_sqlite: Path | None
+) -> Iterator[str]:
+    """A fresh database at the newest schema, like tests/conftest.py's, but copied, not migrated:
+    on SQLite from a file migrated once per session, on PostgreSQL from its template."""
+    if postgres_server is not None:
+        url = postgres_server.create_database()
+        yield url
+        postgres_server.drop_database(url)
+        return
+    assert _migrated_sqlite is not None
+    path = tmp_path / "depesche.db"
+    shutil.copyfile(_migrated_sqlite, path)
+    url = f"sqlite:///{path}"
     yield url
     get_engine(url).dispose()
 

@@ -14,8 +14,9 @@ from config.db import session_scope
 from config.models import Event
 from content.ingest import ingest
 from content.models import FeedState, Item
+from tests.content.feeds.servers import FakeResolver
 
-LIMITS = FetchSection(timeout=5, max_bytes=200_000)
+LIMITS = FetchSection(timeout=5, max_bytes=200_000, allow_networks=["127.0.0.1/32"])
 Counter = Callable[[], dict[str, int]]
 
 
@@ -348,3 +349,147 @@ def test_changed_feed_url_does_not_send_the_old_validators(
     assert outcome[0].status == "ok" and len(outcome[0].new) == 1
     assert "if-none-match" not in feed_server.requests_for("/neu.xml")[0].headers
     assert feed_state(database_url, "region").url == feed_server.url("/neu.xml")
+
+
+# --- concurrency, politeness, redirects ----------------------------------------------------------
+
+
+def test_feeds_are_fetched_in_parallel_but_one_at_a_time_per_host(
+    database_url: str, feed_server: Any, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    hosts = ["a.example", "b.example", "c.example"]
+    resolver = FakeResolver({host: [["127.0.0.1"]] for host in hosts})
+    feeds = []
+    for host in hosts:
+        for number in range(3):
+            path = f"/{host}/{number}.xml"
+            feed_server.serve(path, formats.rss(story(len(feeds) + 1)), delay=0.15)
+            feeds.append(Feed(id=f"{host[0]}{number}", url=feed_server.url(path, host=host)))
+    limits = LIMITS.model_copy(update={"concurrency": 2})
+
+    outcomes = ingest(
+        database_url, feeds, base_dir=tmp_path, now=now, fetch=limits, resolver=resolver
+    )
+
+    assert [o.feed_id for o in outcomes] == [feed.id for feed in feeds]
+    assert all(o.status == "ok" and len(o.new) == 1 for o in outcomes)
+    assert set(feed_server.most_in_flight.values()) == {1}
+    assert len(feed_server.most_in_flight) == 3
+    assert feed_server.most_in_flight_total == 2
+
+
+def test_a_slow_feed_fails_alone(
+    database_url: str, feed_server: Any, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    resolver = FakeResolver({"langsam.example": [["127.0.0.1"]], "flott.example": [["127.0.0.1"]]})
+    feed_server.serve("/tropf.xml", formats.rss(story(1)), trickle=0.05)
+    feed_server.serve("/gut.xml", formats.rss(story(2)))
+    feeds = [
+        Feed(id="tropf", url=feed_server.url("/tropf.xml", host="langsam.example")),
+        Feed(id="gut", url=feed_server.url("/gut.xml", host="flott.example")),
+    ]
+    limits = LIMITS.model_copy(update={"total_timeout": 0.5})
+
+    outcomes = ingest(
+        database_url, feeds, base_dir=tmp_path, now=now, fetch=limits, resolver=resolver
+    )
+
+    assert [o.status for o in outcomes] == ["error", "ok"]
+    assert outcomes[0].error is not None and "took longer than 0.5s in total" in outcomes[0].error
+    assert outcomes[0].error.startswith("tropf: http://langsam.example:")
+
+
+def test_a_permanent_redirect_updates_where_the_feed_is_fetched(
+    database_url: str, feed_server: Any, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    new_home = feed_server.serve("/neu.xml", formats.rss(story(1)), etag='"n1"')
+    old = feed_server.serve("/alt.xml", "", status=301, headers={"Location": "/neu.xml"})
+    feeds = [Feed(id="umzug", url=old)]
+
+    run(database_url, feeds, now, tmp_path)
+    again = run(database_url, feeds, now + timedelta(hours=1), tmp_path)
+
+    assert again[0].status == "not_modified"
+    assert len(feed_server.requests_for("/alt.xml")) == 1
+    assert feed_server.requests_for("/neu.xml")[1].headers["if-none-match"] == '"n1"'
+    state = feed_state(database_url, "umzug")
+    assert (state.url, state.fetch_url) == (old, new_home)
+
+
+def test_a_temporary_redirect_leaves_the_url_alone(
+    database_url: str, feed_server: Any, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    feed_server.serve("/heute.xml", formats.rss(story(1)))
+    old = feed_server.serve("/feed.xml", "", status=302, headers={"Location": "/heute.xml"})
+
+    run(database_url, [Feed(id="kurz", url=old)], now, tmp_path)
+    run(database_url, [Feed(id="kurz", url=old)], now + timedelta(hours=1), tmp_path)
+
+    assert len(feed_server.requests_for("/feed.xml")) == 2
+    assert feed_state(database_url, "kurz").fetch_url is None
+
+
+def test_health_is_recorded_for_every_outcome(
+    database_url: str, feed_server: Any, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    url = feed_server.serve("/bw.xml", formats.rss(story(1)), etag='"e"')
+    feeds = [Feed(id="bw", url=url, interval=timedelta(minutes=30))]
+
+    run(database_url, feeds, now, tmp_path)
+    first = feed_state(database_url, "bw")
+    run(database_url, feeds, now + timedelta(hours=1), tmp_path)
+    second = feed_state(database_url, "bw")
+
+    assert (first.last_status, first.next_fetch_at, first.host) == (
+        "ok",
+        now + timedelta(minutes=30),
+        "127.0.0.1",
+    )
+    assert (second.last_status, second.last_success_at) == (
+        "not_modified",
+        now + timedelta(hours=1),
+    )
+
+
+def test_ingest_feed_runs_one_feed_of_a_workspace_by_id(
+    database_url: str, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    from campaigns.schema import WorkspaceConfig, WorkspaceSection
+    from campaigns.workspace import Workspace
+    from content.ingest import ingest_feed
+
+    (tmp_path / "lokal.xml").write_text(formats.rss(story(1)), encoding="utf-8")
+    workspace = Workspace(
+        root=tmp_path,
+        config=WorkspaceConfig(workspace=WorkspaceSection(name="Test"), fetch=LIMITS),
+        initiatives={},
+        feeds={"lokal": Feed(id="lokal", url="lokal.xml")},
+        campaigns={},
+        revision="r",
+    )
+
+    outcome = ingest_feed(database_url, workspace, "lokal", now=now)
+    missing = ingest_feed(database_url, workspace, "weg", now=now)
+
+    assert outcome.status == "ok" and len(outcome.new) == 1
+    assert missing.status == "error" and missing.error is not None and "feeds.yaml" in missing.error
+
+
+def test_parsing_in_worker_processes_stores_the_same(
+    database_url: str, feed_server: Any, formats: Any, story: Any, now: datetime, tmp_path: Path
+):
+    feeds = [
+        Feed(id="bw", url=feed_server.serve("/bw.xml", formats.rss(story(1), story(2)))),
+        Feed(id="kaputt", url=feed_server.serve("/k.xml", "<html>Wartung</html>")),
+        Feed(id="th", url=feed_server.serve("/th.json", formats.json(story(3)))),
+    ]
+
+    outcomes = ingest(
+        database_url, feeds, base_dir=tmp_path, now=now, fetch=LIMITS, parse_processes=2
+    )
+
+    assert [(o.status, len(o.new)) for o in outcomes] == [("ok", 2), ("error", 0), ("ok", 1)]
+    assert outcomes[1].error is not None and outcomes[1].error.startswith("kaputt: http://")
+    assert [i.title for i in items(database_url)] == [
+        f"Industriedialog Thüringen: Fachkräfte sichern ({n})" for n in (1, 2, 3)
+    ]

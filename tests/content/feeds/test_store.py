@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from config.db import session_scope
 from config.models import Event
+from content.feeds.clusters import cluster_of, clusters
 from content.feeds.normalise import NormalisedItem, normalise
 from content.feeds.parse import RawEntry
 from content.feeds.store import store
@@ -51,6 +52,7 @@ def test_new_item_gets_a_source_and_one_published_event(database_url: str, now: 
     assert event.occurred_at == now
     assert event.payload == {
         "item_id": item.item_id,
+        "cluster_id": item.item_id,
         "feed_id": "th",
         "url": "https://example.org/meldungen/1",
         "title": "Fachkräftegipfel in Erfurt (1)",
@@ -141,3 +143,89 @@ def test_two_entries_of_one_batch_for_one_story_make_one_item(
     with session_scope(database_url) as session:
         guids = session.scalars(select(ItemSource.guid).order_by(ItemSource.guid)).all()
     assert guids == ["a", "b"]
+
+
+# --- near-duplicate clusters --------------------------------------------------------------------
+
+SYNDICATED = {
+    "title": "Thüringen fördert Wasserstoffnetz mit 20 Millionen Euro",
+    "summary_html": (
+        "<p>Das Land unterstützt den Aufbau eines regionalen Wasserstoffnetzes zwischen Erfurt und "
+        "Jena mit 20 Millionen Euro. Wirtschaftsminister Tiefensee übergab die Förderbescheide am "
+        "Montag an drei Stadtwerke.</p>"
+    ),
+}
+REWRITTEN = {
+    "title": "20 Millionen Euro für Wasserstoff-Leitungen zwischen Erfurt und Jena",
+    "summary_html": (
+        "<p>Drei Stadtwerke erhalten Förderbescheide über insgesamt 20 Millionen Euro für ein "
+        "regionales Wasserstoffnetz. Minister Tiefensee überreichte die Bescheide am Montag in "
+        "Erfurt.</p>"
+    ),
+}
+
+
+def test_a_syndicated_copy_joins_the_cluster_and_says_so_in_its_event(
+    database_url: str, now: datetime, count_rows: Callable[[], dict[str, int]]
+):
+    original = entry(1, feed_id="th", now=now, **SYNDICATED)
+    copy = entry(7, feed_id="mdr", now=now, link="https://mdr.example.org/wasserstoff", **REWRITTEN)
+    other = entry(3, feed_id="mdr", now=now, link="https://mdr.example.org/anderes")
+
+    with session_scope(database_url) as session:
+        first = store(session, "th", [original], now)
+    with session_scope(database_url) as session:
+        second = store(session, "mdr", [copy, other], now + timedelta(hours=2))
+
+    assert first.new == [original.item_id]
+    assert second.new == [copy.item_id, other.item_id] and second.clustered == [copy.item_id]
+    assert count_rows() == {"items": 3, "sources": 3, "events": 3}
+    with session_scope(database_url) as session:
+        cluster = cluster_of(session, copy.item_id)
+        assert cluster is not None
+        assert cluster.cluster_id == original.item_id
+        assert [item.id for item in cluster.items] == [original.item_id, copy.item_id]
+        assert cluster.feeds == ["th", "mdr"]
+        assert [source.link for source in cluster.sources] == [
+            "https://example.org/meldungen/1",
+            "https://mdr.example.org/wasserstoff",
+        ]
+        assert [c.cluster_id for c in clusters(session)] == [original.item_id]
+        payloads = {
+            e.payload["item_id"]: e.payload["cluster_id"] for e in session.scalars(select(Event))
+        }
+        assert payloads == {
+            original.item_id: original.item_id,
+            copy.item_id: original.item_id,
+            other.item_id: other.item_id,
+        }
+        alone = cluster_of(session, other.item_id)
+        assert alone is not None and [item.id for item in alone.items] == [other.item_id]
+
+
+def test_every_outlet_of_a_story_is_listed_once_per_source(database_url: str, now: datetime):
+    original = entry(1, feed_id="th", now=now, **SYNDICATED)
+    copy = entry(2, feed_id="mdr", now=now, link="https://mdr.example.org/w", **REWRITTEN)
+    same_url_elsewhere = entry(
+        3, feed_id="dpa", now=now, link="https://mdr.example.org/w?utm_source=x", **REWRITTEN
+    )
+
+    with session_scope(database_url) as session:
+        store(session, "th", [original], now)
+        store(session, "mdr", [copy], now)
+        result = store(session, "dpa", [same_url_elsewhere], now)
+
+    assert result.updated == [copy.item_id]
+    with session_scope(database_url) as session:
+        cluster = cluster_of(session, original.item_id)
+        assert cluster is not None
+        assert cluster.feeds == ["th", "mdr", "dpa"]
+        assert len(cluster.sources) == 3
+
+
+def test_a_new_item_is_its_own_cluster(database_url: str, now: datetime):
+    with session_scope(database_url) as session:
+        store(session, "th", [entry(1, now=now)], now)
+    with session_scope(database_url) as session:
+        (item,) = session.scalars(select(Item))
+        assert item.cluster_id == item.id

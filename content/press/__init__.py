@@ -1,0 +1,1 @@
+"""Press material in the formats press offices exchange: PDF for reading, DOCX for editing."""

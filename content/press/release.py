@@ -1,0 +1,63 @@
+"""One press release as structured data, the single source of its Markdown, HTML, PDF and DOCX.
+
+Templates receive the same values as a context; the DOCX writer has no template language and
+reads the fields directly, so both always carry the same text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from campaigns.schema import Contact
+
+
+@dataclass(frozen=True)
+class ReleaseQuote:
+    text: str
+    name: str
+    function: str
+
+    @property
+    def sentence(self) -> str:
+        """„…“, sagt Name, Funktion. — the German attribution after the quote."""
+        return f"„{self.text}“, sagt {self.name}, {self.function}."
+
+
+@dataclass(frozen=True)
+class PressRelease:
+    initiative_name: str
+    brand_color: str
+    lang: str
+    locale: str
+    headline: str
+    subline: str | None
+    dateline: str
+    lead: str
+    body: tuple[str, ...]
+    quotes: tuple[ReleaseQuote, ...]
+    embargo: str | None
+    characters: int
+    char_count: str
+    boilerplate: str
+    contact: Contact
+    issued_at: datetime
+
+    @property
+    def about_heading(self) -> str:
+        return f"Über die {self.initiative_name}"
+
+    @property
+    def contact_lines(self) -> tuple[str, ...]:
+        c = self.contact
+        return (
+            f"{c.name}, {c.function}",
+            c.organisation,
+            c.address,
+            f"Telefon: {c.phone}",
+            f"E-Mail: {c.email}",
+        )
+
+
+LABEL = "Pressemitteilung"
+REPRINT = "Abdruck honorarfrei – Beleg erbeten"
