@@ -2,7 +2,10 @@
 
 200 generated feeds of 50 distinct German items each are served from 20 addresses
 (127.0.0.1 … 127.0.0.20, which Linux routes to loopback without set-up), ten feeds per address,
-as feeds on the web come from many hosts. The servers answer conditional GETs with 304.
+as feeds on the web come from many hosts, by a server process of its own. The servers answer
+conditional GETs with 304. Items are shaped as WordPress writes them, the commonest feeds on the
+web: a plain excerpt in ``description`` and the article as HTML in ``content:encoded``
+(``--shape teaser`` serves a short HTML teaser only, where feedparser has less to sanitise).
 
 Measured, in one run (only the ratios within one run mean something):
 
@@ -101,12 +104,18 @@ class Served:
     etag: str
 
 
-def generate(feeds: int, items: int, seed: int = 2026) -> dict[str, Served]:
+SHAPES = ("wordpress", "teaser")
+
+
+def generate(
+    feeds: int, items: int, shape: str = "wordpress", seed: int = 2026
+) -> dict[str, Served]:
     """``feeds`` RSS 2.0 documents of ``items`` distinct items each, keyed by path."""
     rng = random.Random(seed)
+    make = _wordpress_item if shape == "wordpress" else _teaser_item
     documents: dict[str, Served] = {}
     for number in range(feeds):
-        entries = [_item(rng, number, position) for position in range(items)]
+        entries = [make(rng, number, position) for position in range(items)]
         body = (
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
@@ -120,7 +129,27 @@ def generate(feeds: int, items: int, seed: int = 2026) -> dict[str, Served]:
     return documents
 
 
-def _item(rng: random.Random, feed: int, position: int) -> str:
+def _teaser_item(rng: random.Random, feed: int, position: int) -> str:
+    """An item with a short HTML teaser in ``description`` and no full text."""
+    place, actor, topic = rng.choice(PLACES), rng.choice(ACTORS), rng.choice(TOPICS)
+    title = f"{place}: {actor} {rng.choice(VERBS)} {rng.choice(NOUNS)} für {topic}"
+    summary = (
+        f"<p>In {place} hat {actor} ein Vorhaben zu <strong>{topic}</strong> vorgestellt, "
+        f"Nummer {feed}-{position}. {'. '.join(rng.sample(FILLER, 3))}.</p>"
+        f'<p>Mehr dazu im <a href="/meldungen/{feed}/{position}">Bericht</a> und unter '
+        f'<a href="https://quelle{feed:03d}.example.org/themen/{topic.lower()}">{topic}</a>.</p>'
+    )
+    published = NOW - timedelta(hours=position * 3 + feed % 7, minutes=feed)
+    return (
+        f"<item><guid isPermaLink='false'>q{feed:03d}-{position}</guid>"
+        f"<link>https://quelle{feed:03d}.example.org/meldungen/{position}</link>"
+        f"<title>{html.escape(title)}</title><description>{html.escape(summary)}</description>"
+        f"<pubDate>{format_datetime(published, usegmt=True)}</pubDate>"
+        f"<category>{topic}</category></item>"
+    )
+
+
+def _wordpress_item(rng: random.Random, feed: int, position: int) -> str:
     """An item shaped like a WordPress feed's, the commonest on the web: a plain-text excerpt in
     ``description``, the whole article as HTML in ``content:encoded``."""
     place, actor, topic = rng.choice(PLACES), rng.choice(ACTORS), rng.choice(TOPICS)
@@ -194,7 +223,7 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def servers(hosts: int, feeds: int, items: int) -> Iterator[tuple[list[str], int]]:
+def servers(hosts: int, feeds: int, items: int, shape: str) -> Iterator[tuple[list[str], int]]:
     """A child process serving every feed from 127.0.0.1 … 127.0.0.<hosts>, all on one port.
 
     A process of its own, so that answering requests takes no time from the process measured
@@ -204,7 +233,7 @@ def servers(hosts: int, feeds: int, items: int) -> Iterator[tuple[list[str], int
     ready: multiprocessing.Queue[int | str] = context.Queue()
     stop = context.Event()
     child = context.Process(
-        target=_serve, args=(hosts, feeds, items, ready, stop), name="bench-feed-servers"
+        target=_serve, args=(hosts, feeds, items, shape, ready, stop), name="bench-feed-servers"
     )
     child.start()
     try:
@@ -220,9 +249,9 @@ def servers(hosts: int, feeds: int, items: int) -> Iterator[tuple[list[str], int
             child.join(timeout=5)
 
 
-def _serve(hosts: int, feeds: int, items: int, ready: Any, stop: Any) -> None:
+def _serve(hosts: int, feeds: int, items: int, shape: str, ready: Any, stop: Any) -> None:
     """In the child: start the servers, report the port, serve until told to stop."""
-    documents = generate(feeds, items)
+    documents = generate(feeds, items, shape)
     try:
         with ExitStack() as stack:
             first = _start(stack, "127.0.0.1", 0, documents)
@@ -351,9 +380,17 @@ def peer_passes(urls: list[str], tmp: Path) -> tuple[Pass, Pass] | str:
 
 
 def report(
-    cold: Pass, warm: Pass, raw: Pass, peer: tuple[Pass, Pass] | str, feeds: int, items: int
+    cold: Pass,
+    warm: Pass,
+    raw: Pass,
+    peer: tuple[Pass, Pass] | str,
+    feeds: int,
+    items: int,
+    shape: str,
 ) -> None:
-    table = Table(title=f"Feed ingestion on loopback: {feeds} feeds × {items} items, 20 hosts")
+    table = Table(
+        title=f"Feed ingestion on loopback: {feeds} feeds × {items} {shape} items, 20 hosts"
+    )
     table.add_column("pass")
     table.add_column("seconds", justify="right")
     table.add_column("rate", justify="right")
@@ -406,19 +443,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--hosts", type=int, default=20, choices=range(1, 21))
+    parser.add_argument(
+        "--shape",
+        choices=SHAPES,
+        default="wordpress",
+        help="items as WordPress writes them (excerpt plus full HTML) or an HTML teaser only",
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip rss2email")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    documents = generate(args.feeds, args.items)
+    documents = generate(args.feeds, args.items, args.shape)
     with tempfile.TemporaryDirectory(prefix="depesche-bench-feeds-") as folder:
         tmp = Path(folder)
-        with servers(args.hosts, args.feeds, args.items) as (hosts, port):
+        with servers(args.hosts, args.feeds, args.items, args.shape) as (hosts, port):
             urls = feed_urls(documents, hosts, port)
             console.print(f"serving {len(urls)} feeds from {hosts[0]} … {hosts[-1]} port {port}")
             cold, warm = depesche_passes(urls, tmp, args.hosts)
             raw = feedparser_pass(documents)
             peer = "skipped (--no-peer)" if args.no_peer else peer_passes(urls, tmp)
-        report(cold, warm, raw, peer, args.feeds, args.items)
+        report(cold, warm, raw, peer, args.feeds, args.items, args.shape)
 
 
 if __name__ == "__main__":

@@ -141,7 +141,9 @@ def event_slots(
             if not _in_period(campaign, when):
                 continue
             if event_matches(trigger.filter, payload, _filter_feeds(workspace, trigger)):
-                item_id = str(payload["item_id"])
+                # A syndicated copy belongs to its story's cluster (named by the story's first
+                # item): the slot is the story's, so a second outlet's copy fires nothing.
+                item_id = str(payload.get("cluster_id") or payload["item_id"])
                 folder = item_folder(d.id, item_id)
                 slots.append(SlotSpec(name, d.id, d.kind, folder, when, item_id))
     return slots

@@ -61,7 +61,7 @@ FEED_PAUSED = "feed.paused"
 # From this many feeds on, parsing runs in worker processes: starting them costs about a second.
 PROCESS_POOL_FROM = 24
 # Results that are ready together are stored in one transaction: a commit waits for the disk.
-GROUP_COMMIT = 20
+GROUP_COMMIT = 50
 
 
 @dataclass(frozen=True)
@@ -343,10 +343,13 @@ class _Writer:
     def write_group(self, group: list[tuple[_Plan, Result]]) -> list[FeedOutcome]:
         try:
             with session_scope(self.database_url) as session:
-                # One query for the group's states; each feed then finds its own in the session.
+                # One query for the group's states; each feed then finds its own in the session
+                # (which holds them only as long as someone does: hence the name).
                 ids = [plan.feed.id for plan, _ in group]
-                list(session.scalars(select(FeedState).where(FeedState.id.in_(ids))))
-                return [self._write(session, plan, fetched) for plan, fetched in group]
+                loaded = list(session.scalars(select(FeedState).where(FeedState.id.in_(ids))))
+                outcomes = [self._write(session, plan, fetched) for plan, fetched in group]
+                del loaded
+                return outcomes
         except SQLAlchemyError as exc:
             if len(group) > 1:
                 log.info("storing %d feeds together failed, one by one now: %s", len(group), exc)

@@ -14,8 +14,11 @@ address we never checked.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import socket
 import threading
+import time
 from contextvars import ContextVar, Token
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, ClassVar, cast
@@ -78,19 +81,21 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
+        self.done = False
         self._connections: list[Any] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
         self._token: Token[Deadline | None] | None = None
 
     def __enter__(self) -> Deadline:
         self._token = _active.set(self)
-        self._timer.start()
+        _WATCHDOG.watch(self, time.monotonic() + self.seconds)
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._timer.cancel()
+        with self._lock:
+            # The watchdog forgets it when it comes round; until then, expire() does nothing,
+            # so a connection already back in the pool, serving another fetch, stays open.
+            self.done = True
         if self._token is not None:
             _active.reset(self._token)
 
@@ -100,11 +105,52 @@ class Deadline:
                 _shut(connection)
             self._connections.append(connection)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             for connection in self._connections:
                 _shut(connection)
+
+
+class _Watchdog:
+    """One thread for all deadlines: a timer thread per fetch would cost more than the fetch."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, Deadline]] = []
+        self._counter = itertools.count()
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: Deadline, at: float) -> None:
+        with self._condition:
+            heapq.heappush(self._due, (at, next(self._counter), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        with self._condition:
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._condition.wait()
+                    continue
+                at, _, deadline = self._due[0]
+                wait = at - time.monotonic()
+                if wait > 0:
+                    self._condition.wait(wait)
+                    continue
+                heapq.heappop(self._due)
+                deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 _active: ContextVar[Deadline | None] = ContextVar("fetch_deadline", default=None)

@@ -11,6 +11,7 @@ of :mod:`content.feeds.addresses` on every connection, redirects included.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from content.feeds.addresses import (
 )
 from content.feeds.connection import Deadline, deadline_passed, guarded_session
 
+log = logging.getLogger(__name__)
+
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
@@ -45,6 +48,8 @@ _ACCEPT = (
 )
 # Brotli and zstd only if a module for them happens to be installed: ask for what is certain.
 _ACCEPT_ENCODING = "gzip, deflate"
+# A rest of a response this short is read to keep the connection; a longer one closes it.
+_DRAIN_LIMIT = 64 * 1024
 
 
 class FetchError(Exception):
@@ -246,7 +251,7 @@ class Fetcher:
         try:
             yield response
         finally:
-            response.close()
+            _release(response)
 
     def _read(
         self,
@@ -327,6 +332,24 @@ class Fetcher:
         except (requests.RequestException, Urllib3Error, OSError) as exc:
             raise FetchError(f"{url}: {_describe(exc)}", url=url) from exc
         return bytes(body)
+
+
+def _release(response: requests.Response) -> None:
+    """Give the connection back for the next request to this host, or close it.
+
+    A short unread rest (a 304's, a redirect's) is read and dropped so the connection can be
+    reused; anything longer, or a connection in doubt, is closed instead.
+    """
+    raw: Any = response.raw
+    remaining = getattr(raw, "length_remaining", None)
+    if remaining is not None and remaining <= _DRAIN_LIMIT and not deadline_passed():
+        try:
+            raw.drain_conn()
+            raw.release_conn()
+            return
+        except Exception:  # the connection is in doubt: closing it below is the safe answer
+            log.debug("could not reuse the connection for %s", response.url, exc_info=True)
+    response.close()
 
 
 def _compressed(response: requests.Response) -> bool:

@@ -24,6 +24,8 @@ DROPPED_WITH_CONTENT = frozenset(
     {"script", "style", "iframe", "frame", "frameset", "object", "noscript", "template", "svg"}
 )
 LINK_REL = "noopener noreferrer"
+# Characters an HTML parser and serialiser would change: a text without any is plain text.
+_MARKUP = re.compile(r"[<>&\r\xa0\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Tags that start a new paragraph in the text form; everything else is inline.
 _BLOCK_TAGS = frozenset(
@@ -68,6 +70,10 @@ def sanitise_html(html: str, base_url: str) -> str:
     newsletter would otherwise point at the newsletter's host. The resolved URL is checked again,
     since a base URL of another scheme could turn a harmless relative link into a ``file:`` one.
     """
+
+    if not _MARKUP.search(html):
+        # Plain text (a WordPress excerpt): nothing to clean, and nh3 would return it unchanged.
+        return html.strip()
 
     def resolve(tag: str, attribute: str, value: str) -> str | None:
         if tag == "a" and attribute == "href":

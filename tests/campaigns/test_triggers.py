@@ -62,3 +62,24 @@ def test_event_filter_matches_keywords_case_insensitively_in_title_or_summary() 
     assert event_matches(EventFilter(tags=["regional"]), payload, set())
     assert not event_matches(EventFilter(initiatives=["x"]), payload, {"other"})
     assert event_matches(EventFilter(initiatives=["x"]), payload, {"krefeld"})
+
+
+def test_a_syndicated_copy_opens_the_slot_of_its_story(example_workspace) -> None:
+    from campaigns.planner import event_slots
+    from campaigns.workspace import load_workspace
+
+    workspace = load_workspace(example_workspace)
+    story = {
+        "item_id": "a" * 24,
+        "cluster_id": "a" * 24,
+        "feed_id": "krefeld",
+        "title": "Woche der Industrie: Werkstore öffnen",
+        "tags": ["regional"],
+        "published": "2026-11-10T09:00:00+00:00",
+    }
+    copy = {**story, "item_id": "b" * 24, "feed_id": "bund"}
+    at = utc(2026, 11, 10, 12)
+    assert [s.key for s in event_slots(workspace, copy, at)] == [
+        s.key for s in event_slots(workspace, story, at)
+    ]
+    assert [s.item_id for s in event_slots(workspace, copy, at)] == ["a" * 24]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from content.feeds.sanitise import html_to_text, sanitise_html
+from content.feeds.sanitise import html_to_text, sanitise_html, sanitised_html_to_text
 
 BASE = "https://example.org/meldungen/1"
 
@@ -65,3 +65,14 @@ def test_html_to_text_keeps_paragraphs_and_decodes_entities():
 
 def test_html_to_text_survives_broken_markup():
     assert html_to_text("<p>Offen <b>fett <i>kursiv</p><p>weiter") == "Offen fett kursiv\n\nweiter"
+
+
+def test_plain_text_takes_the_short_way_with_the_same_result():
+    for text, expected in [
+        ("  Ein Auszug über Fördermaßnahmen […]  ", "Ein Auszug über Fördermaßnahmen […]"),
+        ("Zeile\r\nZweite", "Zeile\nZweite"),  # not plain to a parser: it takes the long way
+        ("\ufeffMit BOM", "Mit BOM"),
+        ("5 < 6 & 7", "5 &lt; 6 &amp; 7"),
+    ]:
+        assert sanitise_html(text, BASE) == expected
+        assert sanitised_html_to_text(expected) == html_to_text(expected)
