@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaigns.models import Run, RunTask, Slot
-from campaigns.planner import SlotSpec
+from campaigns.planner import SlotSpec, targets
+from campaigns.workspace import Workspace
 from config.models import record_event
 
 UNFINISHED = ("pending", "running")
@@ -83,6 +85,16 @@ def open_run(
         session.scalars(select(RunTask.id).where(RunTask.run_id == run.id).order_by(RunTask.id))
     )
     return OpenedRun(run.id, created, task_ids)
+
+
+def open_slot(
+    session: Session, workspace: Workspace, spec: SlotSpec, *, out_dir: Path, now: datetime
+) -> OpenedRun:
+    """The run of ``spec`` for its campaign's targets, on this workspace revision."""
+    slugs = [i.slug for i in targets(workspace, workspace.campaigns[spec.campaign])]
+    return open_run(
+        session, spec, slugs, out_dir=str(out_dir.resolve()), revision=workspace.revision, now=now
+    )
 
 
 def unfinished_tasks(session: Session, run_id: int) -> list[int]:

@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from campaigns.planner import ITEM_PUBLISHED, SlotSpec, event_slots, targets
-from campaigns.runs import open_run
+from campaigns.planner import ITEM_PUBLISHED, SlotSpec, event_slots
+from campaigns.runs import open_slot
 from campaigns.workspace import Workspace
 from config.db import session_scope
 from config.models import Event
@@ -151,15 +151,7 @@ def open_event_runs(
     shares: list[int] = []
     with session_scope(context.database_url) as session:
         for spec in specs:
-            slugs = [i.slug for i in targets(workspace, workspace.campaigns[spec.campaign])]
-            run = open_run(
-                session,
-                spec,
-                slugs,
-                out_dir=str(context.out_dir.resolve()),
-                revision=workspace.revision,
-                now=context.now,
-            )
+            run = open_slot(session, workspace, spec, out_dir=context.out_dir, now=context.now)
             if run.created:
                 shares.extend(run.task_ids)
     return shares

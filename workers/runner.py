@@ -19,8 +19,8 @@ from kombu.exceptions import OperationalError
 from sqlalchemy import func, select
 
 from campaigns.models import Run, RunTask
-from campaigns.planner import SlotSpec, due_slots, targets
-from campaigns.runs import UNFINISHED, mark_sent, open_run, stale_tasks, unfinished_tasks
+from campaigns.planner import SlotSpec, due_slots
+from campaigns.runs import UNFINISHED, mark_sent, open_slot, stale_tasks, unfinished_tasks
 from campaigns.workspace import Workspace
 from config.db import session_scope
 from config.models import Event
@@ -64,15 +64,7 @@ def open_due_runs(
     opened = []
     with session_scope(database_url) as session:
         for spec in specs:
-            slugs = [i.slug for i in targets(workspace, workspace.campaigns[spec.campaign])]
-            run = open_run(
-                session,
-                spec,
-                slugs,
-                out_dir=str(out_dir.resolve()),
-                revision=workspace.revision,
-                now=now,
-            )
+            run = open_slot(session, workspace, spec, out_dir=out_dir, now=now)
             opened.append((spec, run.run_id, run.created, unfinished_tasks(session, run.run_id)))
     return opened
 

@@ -47,8 +47,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from campaigns.models import Slot
-from campaigns.planner import SlotSpec, targets
-from campaigns.runs import open_run
+from campaigns.planner import SlotSpec
+from campaigns.runs import open_slot
 from campaigns.scheduler import plan_tick
 from campaigns.workspace import Workspace, load_workspace
 from config.db import session_scope
@@ -176,15 +176,7 @@ def run_tick(
         fired: list[str] = []
         task_ids: list[int] = []
         for spec in plan.due:
-            slugs = [i.slug for i in targets(workspace, workspace.campaigns[spec.campaign])]
-            opened = open_run(
-                session,
-                spec,
-                slugs,
-                out_dir=str(out_dir.resolve()),
-                revision=workspace.revision,
-                now=now,
-            )
+            opened = open_slot(session, workspace, spec, out_dir=out_dir, now=now)
             if opened.created:
                 fired.append(spec.key)
                 task_ids.extend(opened.task_ids)

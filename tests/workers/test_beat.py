@@ -19,9 +19,8 @@ def test_the_sweeper_runs_at_its_configured_interval(example_workspace: Path) ->
     assert schedule["sweep"]["schedule"].total_seconds() == 45
 
 
-def test_event_triggers_are_fired_by_the_outbox_dispatcher_not_a_tick(
+def test_event_triggers_are_fired_by_the_outbox_dispatcher(
     example_workspace: Path,
 ) -> None:
     schedule = beat_schedule(load_workspace(example_workspace), load_settings(example_workspace))
     assert schedule["dispatch-events"]["task"] == "depesche.dispatch_events"
-    assert all(entry["task"] != "depesche.fire_due" for entry in schedule.values())
