@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # Seconds a schedule slot may be late (beat down, restarting) and still fire; older slots
     # are recorded as missed instead (`slot.missed`).
     schedule_grace: float = 3600.0
+    # Delivery (issue 6). Secrets come from the environment only, never from workspace files,
+    # and never appear in logs, events or error messages.
+    secret_key: str | None = None  # signs unsubscribe, confirmation and consent tokens
+    public_url: str = "http://127.0.0.1:8000"  # where `depesche web` is reachable from outside
+    smtp_url: str | None = None  # smtp://user:password@host:port, smtps:// for implicit TLS
 
     @property
     def resolved_database_url(self) -> str:
