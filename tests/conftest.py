@@ -17,6 +17,7 @@ import pytest
 
 from config.db import get_engine
 from config.migrate import upgrade
+from tests.mail_sink import MailSink
 from tests.services import (
     EXAMPLE,
     ROOT,
@@ -186,3 +187,11 @@ def demo_run(
     tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
 ) -> DemoRun:
     return DemoRun(tmp_path_factory.mktemp("demo"), postgres_server)
+
+
+@pytest.fixture
+def mail_sink() -> Iterator[MailSink]:
+    """A real SMTP server (aiosmtpd) on a free loopback port, stopped after the test."""
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
