@@ -23,7 +23,9 @@ from pydantic import (
     model_validator,
 )
 
-SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# At most 60 characters, so keys built from several slugs fit their columns on PostgreSQL.
+SLUG_MAX = 60
+SLUG_PATTERN = rf"^[a-z0-9][a-z0-9-]{{0,{SLUG_MAX - 1}}}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 Platform = Literal["mastodon", "bluesky", "linkedin", "x"]
 PLATFORMS: tuple[Platform, ...] = ("mastodon", "bluesky", "linkedin", "x")

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from campaigns.schema import (
+    SLUG_MAX,
     SLUG_PATTERN,
     Campaign,
     Feed,
@@ -590,7 +591,7 @@ def _describe(
     if kind == "string_pattern_mismatch" and ctx.get("pattern") == SLUG_PATTERN:
         message = (
             f"{error.get('input')!r} is not a slug (lowercase letters, digits and '-', "
-            "starting with a letter or digit)"
+            f"starting with a letter or digit, at most {SLUG_MAX} characters)"
         )
         return path, walk.line, message
     return path, walk.line, error["msg"] + _got(error.get("input"))
@@ -735,7 +736,7 @@ def _check(root: Path) -> _Result:
             if not _SLUG.match(path.stem):
                 message = (
                     f"campaign name {path.stem!r} (the file name) is not a slug: "
-                    "use lowercase letters, digits and '-'"
+                    f"use lowercase letters, digits and '-', at most {SLUG_MAX} characters"
                 )
                 problems.append(Problem(shown(relative), 1, "-", message))
             campaign_docs[path.stem] = _read_yaml(path, shown(relative), problems)

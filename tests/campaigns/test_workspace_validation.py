@@ -275,7 +275,19 @@ def test_union_reports_only_the_member_that_was_meant(tmp_path: Path) -> None:
     root = make_workspace(tmp_path, campaigns={"x": campaign_with("[bw, th]", "[bw, Thüringen]")})
     assert only_problem(root) == (
         f"{root}/campaigns/x.yaml:3: targets.1: 'Thüringen' is not a slug "
-        "(lowercase letters, digits and '-', starting with a letter or digit)"
+        "(lowercase letters, digits and '-', starting with a letter or digit, "
+        "at most 60 characters)"
+    )
+
+
+def test_a_slug_longer_than_its_columns_is_refused(tmp_path: Path) -> None:
+    """Keys joined from several slugs must fit String(200) columns on PostgreSQL."""
+    long = "a" * 61
+    root = make_workspace(tmp_path, campaigns={"x": campaign_with("[bw, th]", f"[bw, {long}]")})
+    assert only_problem(root) == (
+        f"{root}/campaigns/x.yaml:3: targets.1: {long!r} is not a slug "
+        "(lowercase letters, digits and '-', starting with a letter or digit, "
+        "at most 60 characters)"
     )
 
 
