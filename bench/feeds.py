@@ -32,9 +32,9 @@ import html
 import io
 import logging
 import multiprocessing
+import os
 import random
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -436,6 +436,9 @@ def report(
     else:
         console.print(f"peer skipped: {peer}")
     console.print(f"warm statuses {warm.statuses}")
+    # Ratios hold only on a quiet machine: on shared cores, each pass gets what others leave.
+    one, five, fifteen = os.getloadavg()
+    console.print(f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} CPUs")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -465,4 +468,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -22,10 +22,12 @@ of candidates, not against every stored item.
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 
 from rapidfuzz import fuzz
 
@@ -38,7 +40,9 @@ LEAD_CHARS = 600
 # Copies of one story appear within days of each other; look-alikes often months apart.
 WINDOW = timedelta(days=3)
 
-_THOUSANDS = re.compile(r"(?<=\d)[.\s\u00a0\u202f](?=\d{3}(?!\d))")
+# A separator between a digit and three more: matched at the separator, then the digit before
+# it is checked (a look-behind first would be tried at every character).
+_THOUSANDS = re.compile(r"[.\s\u00a0\u202f](?<=\d[.\s\u00a0\u202f])(?=\d{3}(?!\d))")
 # Web addresses, clock times and years say where to read more and when, not what happened:
 # the stories of one campaign week share them all. They are read as tokens and then skipped.
 _TOKEN = re.compile(
@@ -48,7 +52,10 @@ _TOKEN = re.compile(
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # Most teasers hold no web address and no clock time: plain word splitting is then enough.
-_SPECIAL = re.compile(r"\w\.[a-z]|\d[:.]\d")
+# Either shows a dot or colon followed by a letter or digit; that pair is rare in prose, so it
+# is searched for first and the character before it checked after (see ``_may_hold_special``).
+_SPECIAL_MIDDLE = re.compile(r"[.:][a-z\d]")
+_WORD_CHAR = re.compile(r"\w")
 _PLAIN_TOKEN = re.compile(r"\w+(?:,\d+)?")
 # German function words (umlauts folded): they say nothing about which story a text tells.
 _STOP_WORD_LIST = (
@@ -76,19 +83,35 @@ def fingerprint(title: str, summary_text: str) -> Fingerprint:
     """The fingerprint of an item from its title and plain-text teaser."""
     text = f"{title}\n{summary_text[:LEAD_CHARS]}".casefold()
     text = text.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
-    stems: set[str] = set()
-    figures: set[str] = set()
     text = _THOUSANDS.sub("", text)
-    tokens = _TOKEN.findall(text) if _SPECIAL.search(text) else _PLAIN_TOKEN.findall(text)
-    for token in tokens:
-        if token[0].isdigit():
-            if ":" in token or "." in token or _YEAR.fullmatch(token):
-                continue
-            figures.add(token)
-            stems.add(token)
-        elif "." not in token and len(token) > 2 and token not in _STOP_WORDS:
-            stems.add(token[:STEM_LETTERS])
+    tokens = _TOKEN.findall(text) if _may_hold_special(text) else _PLAIN_TOKEN.findall(text)
+    # Two comprehensions instead of one loop with branches: this runs for every new item.
+    figures = {
+        token
+        for token in tokens
+        if token[0].isdigit() and ":" not in token and "." not in token
+        if not _YEAR.fullmatch(token)
+    }
+    stems = {
+        token[:STEM_LETTERS]
+        for token in tokens
+        if len(token) > 2 and not token[0].isdigit() and "." not in token
+        if token not in _STOP_WORDS
+    }
+    stems |= figures
     return Fingerprint(frozenset(stems), frozenset(figures), " ".join(sorted(stems)))
+
+
+def _may_hold_special(text: str) -> bool:
+    """Whether ``text`` matches ``\\w\\.[a-z]`` (a web address) or ``\\d[:.]\\d`` (a clock time)."""
+    for match in _SPECIAL_MIDDLE.finditer(text, 1):
+        position = match.start()
+        before, after = text[position - 1], text[position + 1]
+        if text[position] == "." and "a" <= after <= "z" and _WORD_CHAR.match(before):
+            return True
+        if before.isdecimal() and after.isdecimal():  # what ``\\d`` matches
+            return True
+    return False
 
 
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
@@ -162,17 +185,24 @@ class NearDuplicateIndex:
         Ties go to the item indexed first, so the outcome does not depend on set ordering.
         """
         limit = max(self.common_floor, int(len(self._entries) * self.common_share))
-        shared: Counter[int] = Counter()
-        for stem in print_.stems:
-            positions = self._postings.get(stem)
-            if positions is not None and len(positions) <= limit:
-                shared.update(positions)
-        candidates = sorted(
-            (position for position, count in shared.items() if count >= self.min_shared),
+        postings = self._postings
+        # One Counter over all followed postings at once, and only the best few candidates
+        # ordered: this runs for every new item, against an index of thousands.
+        shared: Counter[int] = Counter(
+            chain.from_iterable(
+                positions
+                for positions in map(postings.get, print_.stems)
+                if positions is not None and len(positions) <= limit
+            )
+        )
+        least = self.min_shared
+        candidates = heapq.nsmallest(
+            self.max_candidates,
+            [position for position, count in shared.items() if count >= least],
             key=lambda position: (-shared[position], position),
         )
         best: Match | None = None
-        for position in candidates[: self.max_candidates]:
+        for position in candidates:
             entry = self._entries[position]
             if abs(entry.published - published) > self.window:
                 continue

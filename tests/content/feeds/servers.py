@@ -167,13 +167,21 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def running_server(host: str = "127.0.0.1", port: int = 0) -> Iterator[FeedServer]:
-    """A feed server on ``host`` (a loopback address), stopped when the block ends."""
+def running_server(
+    host: str = "127.0.0.1", port: int = 0, state: FeedServer | None = None
+) -> Iterator[FeedServer]:
+    """A feed server on ``host`` (a loopback address), stopped when the block ends.
+
+    Given the ``state`` of a running server (and its port), a second address serves the same
+    routes and records into the same state: one site under several host names.
+    """
     httpd = _Server((host, port), _Handler)
-    httpd.state = FeedServer()
     bound_host, bound_port = httpd.server_address[:2]
-    httpd.state.base_url = f"http://{bound_host!s}:{bound_port}"
-    httpd.state.port = int(bound_port)
+    if state is None:
+        state = FeedServer()
+        state.base_url = f"http://{bound_host!s}:{bound_port}"
+        state.port = int(bound_port)
+    httpd.state = state
     thread = threading.Thread(
         target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="feed-server", daemon=True
     )
