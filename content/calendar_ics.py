@@ -4,6 +4,10 @@ Built with the ``icalendar`` library (escaping, line folding and CRLF are its jo
 The bytes are deterministic for a Termin and an issue: the UID derives from the campaign and the
 Termin, DTSTAMP is the issue's instant, and times are written in UTC, so neither the clock nor the
 machine's time-zone database changes a file that was already delivered.
+
+Every initiative of a slot attaches the same Termine; only the UID's domain and the organiser in
+the description differ. So the library builds each Termin's calendar once per slot, and per
+initiative only those two content lines are made (again by the library) and the lines folded.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from icalendar import Calendar, Event
+from icalendar.parser import Contentline
+from icalendar.prop import vText
 
 PRODID = "-//Depesche//Newsletter//DE"
 _UMLAUTS = str.maketrans(
@@ -46,6 +53,7 @@ def slugify(text: str, max_words: int = SLUG_WORDS) -> str:
     return "-".join(words[:max_words]) or "termin"
 
 
+@lru_cache(maxsize=256)
 def file_name(termin: Termin) -> str:
     """``termin-20261124-fachforum-fachkraeftesicherung-in-der-industrie.ics``."""
     return f"termin-{termin.start.astimezone(UTC):%Y%m%d}-{slugify(termin.title)}.ics"
@@ -56,7 +64,15 @@ def uid(termin: Termin, *, campaign: str, domain: str) -> str:
     return f"{digest.hexdigest()[:32]}@{domain}"
 
 
-def ics(termin: Termin, *, campaign: str, organiser: str, domain: str, stamp: datetime) -> bytes:
+def _description(termin: Termin, organiser: str) -> str:
+    if termin.url:
+        return f"{organiser}\nAnmeldung und Programm: {termin.url}"
+    return organiser
+
+
+def calendar_of(
+    termin: Termin, *, campaign: str, organiser: str, domain: str, stamp: datetime
+) -> Calendar:
     """One VCALENDAR with one VEVENT; ``stamp`` (the issue's instant) is its DTSTAMP."""
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -70,10 +86,45 @@ def ics(termin: Termin, *, campaign: str, organiser: str, domain: str, stamp: da
         event.add("dtend", termin.end.astimezone(UTC))
     event.add("summary", termin.title)
     event.add("location", termin.place)
-    description = f"{organiser}"
     if termin.url:
         event.add("url", termin.url)
-        description += f"\nAnmeldung und Programm: {termin.url}"
-    event.add("description", description)
+    event.add("description", _description(termin, organiser))
     calendar.add_component(event)
-    return bytes(calendar.to_ical())
+    return calendar
+
+
+_PER_INITIATIVE = ("UID", "DESCRIPTION")
+
+
+@lru_cache(maxsize=256)
+def _slot_lines(termin: Termin, campaign: str, stamp: datetime) -> tuple[str | bytes, ...]:
+    """The calendar's lines: folded bytes, or the name of a line each initiative fills in."""
+    calendar = calendar_of(termin, campaign=campaign, organiser="-", domain="-", stamp=stamp)
+    lines: list[str | bytes] = []
+    for line in calendar.content_lines():
+        if not line:
+            continue
+        name = line.partition(":")[0]
+        lines.append(name if name in _PER_INITIATIVE else line.to_ical())
+    return tuple(lines)
+
+
+def forget_calendars() -> None:
+    """Drop the slots' calendar lines (see :mod:`content.caches`)."""
+    _slot_lines.cache_clear()
+    file_name.cache_clear()
+
+
+def _content_line(name: str, value: str) -> bytes:
+    text = vText(value)
+    return bytes(Contentline.from_parts(name, text.params, text).to_ical())
+
+
+def ics(termin: Termin, *, campaign: str, organiser: str, domain: str, stamp: datetime) -> bytes:
+    """The bytes of :func:`calendar_of`, built from the slot's shared lines (module docstring)."""
+    own = {
+        "UID": _content_line("UID", uid(termin, campaign=campaign, domain=domain)),
+        "DESCRIPTION": _content_line("DESCRIPTION", _description(termin, organiser)),
+    }
+    lines = _slot_lines(termin, campaign, stamp)
+    return b"\r\n".join(own[line] if isinstance(line, str) else line for line in lines) + b"\r\n"

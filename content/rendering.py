@@ -2,8 +2,15 @@
 
 Templates are looked up in the initiative's override folder, then the workspace's ``templates/``,
 then the built-in ones. Workspace templates and campaign texts are written by people outside the
-engine's code, so everything renders in Jinja's immutable sandbox with ``StrictUndefined``: a typo
+engine's code, so they render in Jinja's immutable sandbox with ``StrictUndefined``: a typo
 is an error naming file and line, never a silently empty sentence in a press release.
+
+The built-in templates are the engine's own code, reviewed and shipped with it; when the lookup
+lands on one of them it renders in a plain environment with the same options (and the same
+``StrictUndefined``), which spares the sandbox's check on every attribute and call: about a
+third of the rendering time of a digest. A built-in template therefore never includes, extends
+or imports another template (a test keeps it so), so nothing from a workspace is ever rendered
+outside the sandbox.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 
 from jinja2 import (
     ChoiceLoader,
+    Environment,
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
@@ -52,15 +60,30 @@ def build_environment(workspace_root: Path, initiative: str) -> ImmutableSandbox
             PackageLoader("content", "templates"),
         ]
     )
-    env = ImmutableSandboxedEnvironment(
-        loader=loader,
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    return env
+    return ImmutableSandboxedEnvironment(loader=loader, **_OPTIONS)
+
+
+_OPTIONS: dict[str, Any] = {
+    "autoescape": select_autoescape(enabled_extensions=("html",), default_for_string=False),
+    "undefined": StrictUndefined,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+}
+
+
+@lru_cache(maxsize=1)
+def builtin_environment() -> Environment:
+    """The built-in templates only, outside the sandbox (see the module docstring)."""
+    return Environment(loader=FileSystemLoader(str(BUILTIN_TEMPLATES)), **_OPTIONS)
+
+
+def _trusted(template: Template) -> Template:
+    """The built-in twin of ``template`` when the lookup landed on a built-in file."""
+    filename = template.filename
+    if filename is None or Path(filename).parent != BUILTIN_TEMPLATES:
+        return template
+    return builtin_environment().get_template(template.name or "")
 
 
 def _template_line(exc: BaseException, template_name: str) -> int | None:
@@ -76,7 +99,7 @@ def render_template(
     env: ImmutableSandboxedEnvironment, name: str, context: dict[str, Any], where: str
 ) -> str:
     try:
-        template = env.get_template(name)
+        template = _trusted(env.get_template(name))
     except TemplateSyntaxError as exc:
         raise RenderError(exc.filename or name, exc.lineno, exc.message or str(exc), where) from exc
     except TemplateError as exc:

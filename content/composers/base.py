@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 
 from campaigns.schema import Campaign, Hashtag, ImageAsset, Initiative
@@ -71,8 +72,16 @@ class CompositionInput:
         return str(self.workspace_root / "campaigns" / f"{self.campaign_name}.yaml")
 
 
+@lru_cache(maxsize=8192)
 def teaser(text: str, width: int) -> str:
-    """A teaser cut at a word boundary with an ellipsis, never mid-word."""
+    """A teaser cut at a word boundary with an ellipsis, never mid-word.
+
+    Cached: an item's teaser is the same in every initiative's digest that carries it. A text
+    that fits is what ``textwrap.shorten`` returns for it anyway: whitespace collapsed.
+    """
+    collapsed = " ".join(text.split())
+    if len(collapsed) <= width:
+        return collapsed
     return textwrap.shorten(text, width=width, placeholder=" …")
 
 

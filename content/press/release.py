@@ -6,6 +6,7 @@ reads the fields directly, so both always carry the same text.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,25 @@ class ReleaseQuote:
     def sentence(self) -> str:
         """„…“, sagt Name, Funktion. — the German attribution after the quote."""
         return f"„{self.text}“, sagt {self.name}, {self.function}."
+
+
+@dataclass(frozen=True)
+class ReleaseImage:
+    """A press photo as it goes out: the file in the piece (and the pack) and its legal lines."""
+
+    file: str
+    media_type: str
+    content: bytes
+    width: int
+    height: int
+    alt: str
+    caption: str  # what, where, when; who is shown („v. l. n. r.: …“)
+    credit: str  # „Foto: Name / Organisation“ (§ 13 UrhG)
+
+    @property
+    def data_uri(self) -> str:
+        """The image inline, for the PDF renderer, which reads no file beside the HTML."""
+        return f"data:{self.media_type};base64,{base64.b64encode(self.content).decode()}"
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,7 @@ class PressRelease:
     boilerplate: str
     contact: Contact
     issued_at: datetime
+    images: tuple[ReleaseImage, ...] = ()
 
     @property
     def about_heading(self) -> str:
@@ -61,3 +82,4 @@ class PressRelease:
 
 LABEL = "Pressemitteilung"
 REPRINT = "Abdruck honorarfrei – Beleg erbeten"
+IMAGE_REPRINT = "Abdruck honorarfrei bei Nennung der Quelle"

@@ -13,6 +13,7 @@ import io
 from datetime import UTC
 
 from docx import Document
+from docx.document import Document as DocumentObject
 from docx.enum.text import WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
@@ -21,11 +22,13 @@ from docx.styles.style import ParagraphStyle
 from docx.text.paragraph import Paragraph
 
 from content.archives import normalised_zip
-from content.press.release import LABEL, REPRINT, PressRelease
+from content.press.release import IMAGE_REPRINT, LABEL, REPRINT, PressRelease, ReleaseImage
 
 FONT = "Arial"
 GREY = RGBColor(0x57, 0x60, 0x6A)
 BLACK = RGBColor(0x1F, 0x23, 0x28)
+TEXT_WIDTH_MM = 165  # A4 less the margins below
+IMAGE_HEIGHT_MM = 95
 
 
 def _language(style: ParagraphStyle, lang: str) -> None:
@@ -57,6 +60,20 @@ def _lines(paragraph: Paragraph, lines: list[str] | tuple[str, ...]) -> None:
         run = paragraph.add_run(line)
         if index < len(lines) - 1:
             run.add_break(WD_BREAK.LINE)
+
+
+def _figure(document: DocumentObject, image: ReleaseImage) -> None:
+    """The photo at text width (at most 95 mm high), its alt text for screen readers, then
+    caption and credit in one small paragraph below it."""
+    width = min(TEXT_WIDTH_MM, IMAGE_HEIGHT_MM * image.width / image.height)
+    picture = (
+        document.add_paragraph().add_run().add_picture(io.BytesIO(image.content), width=Mm(width))
+    )
+    picture._inline.docPr.set("descr", image.alt)
+    caption = document.add_paragraph()
+    _lines(caption, (image.caption, f"{image.credit} · {IMAGE_REPRINT}"))
+    for run in caption.runs:
+        run.font.size, run.font.color.rgb = Pt(9), GREY
 
 
 def render_docx(release: PressRelease) -> bytes:
@@ -97,6 +114,8 @@ def render_docx(release: PressRelease) -> bytes:
         document.add_paragraph(paragraph)
     for quote in release.quotes:
         document.add_paragraph(quote.sentence)
+    for image in release.images:
+        _figure(document, image)
     count = document.add_paragraph().add_run(f"Zeichen (inkl. Leerzeichen): {release.char_count}")
     count.font.size, count.font.color.rgb = Pt(9), GREY
 

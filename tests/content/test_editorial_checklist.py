@@ -204,6 +204,7 @@ def test_termine_lie_ahead_of_the_issue_and_are_sorted(demo_run) -> None:
 def test_press_releases_follow_german_conventions(demo_run) -> None:
     releases = sorted(demo_run.out.rglob("press_release.md"))
     assert releases
+    images = 0
     for path in releases:
         text = path.read_text()
         assert "**Pressemitteilung**" in text
@@ -218,6 +219,19 @@ def test_press_releases_follow_german_conventions(demo_run) -> None:
         sperrfrist = re.search(r"Sperrfrist: (.+?)\*\*", text)
         if sperrfrist:
             assert LONG_DATE.search(sperrfrist[1]) and re.search(r"\d\d:\d\d\s?Uhr", sperrfrist[1])
+        # Every image: alt text, a caption, a credit („Foto: …“, § 13 UrhG), reprint terms.
+        shown = re.findall(r"!\[([^\]]*)\]\(([^)]+)\)\n(.*)\n(.*)", text)
+        assert text.count("![") == len(shown), path
+        for alt, name, caption, credit in shown:
+            assert len(alt) >= 20 and not re.match(r"(?i)(bild|foto) von", alt), path
+            assert (path.parent / name).is_file(), name
+            assert re.fullmatch(r"\*[^*]{10,}\*", caption), (path, caption)
+            assert re.fullmatch(
+                r"(Foto|Grafik): .+ · Abdruck honorarfrei bei Nennung der Quelle", credit
+            )
+        images += len(shown)
+    # The example names its press image in the press release: one per release.
+    assert images == len(releases)
 
 
 EMOJI = regex.compile(r"\p{Extended_Pictographic}")

@@ -6,11 +6,13 @@ import io
 import re
 import zipfile
 from datetime import UTC, datetime
+from html import escape
 from pathlib import Path
 
 import docx
 import pypdf
 import pytest
+from PIL import Image
 
 from campaigns.workspace import Workspace, load_workspace
 from content.archives import FIXED_DATE_TIME
@@ -37,6 +39,7 @@ def release_of(workspace: Workspace, initiative: str = "krefeld") -> ComposedPie
         due_at=datetime(2026, 11, 9, 9, 0, tzinfo=UTC),
         candidates=(),
         feed_titles={},
+        images=workspace.images,
     )
     (piece,) = compose(inp)
     return piece
@@ -65,6 +68,7 @@ def test_release_comes_as_markdown_html_pdf_and_docx(krefeld: ComposedPiece) -> 
             "press_release.docx",
             "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
         ),
+        ("press_release-woche-der-industrie.png", "image/png"),
     ]
 
 
@@ -143,6 +147,7 @@ def test_release_without_embargo_has_no_sperrfrist_anywhere(workspace: Workspace
         due_at=datetime(2026, 11, 9, 9, 0, tzinfo=UTC),
         candidates=(),
         feed_titles={},
+        images=workspace.images,
     )
     (piece,) = compose(inp)
     pdf = pypdf.PdfReader(io.BytesIO(file_of(piece, "press_release.pdf")))
@@ -186,3 +191,58 @@ def test_pdf_renderer_reads_no_file_outside_the_workspace(tmp_path: Path) -> Non
     pdf = pypdf.PdfReader(io.BytesIO(render_pdf(html, base_dir=workspace)))
     text = pdf.pages[0].extract_text()
     assert "LOGO" in text and "GEHEIM" not in text
+
+
+def test_press_image_appears_in_every_format_with_caption_and_credit(
+    krefeld: ComposedPiece, workspace: Workspace
+) -> None:
+    asset = workspace.images["woche-der-industrie"]
+    name = "press_release-woche-der-industrie.png"
+    with Image.open(io.BytesIO(file_of(krefeld, name))) as image:
+        assert image.format == "PNG" and not set(image.info) - {"dpi", "gamma", "srgb"}
+    html = file_of(krefeld, "press_release.html").decode()
+    assert f'<img src="{name}" alt="{escape(asset.alt)}"' in html
+    assert f"<figcaption>{escape(asset.caption)}<br>{escape(asset.credit)} · " in html
+    markdown = file_of(krefeld, "press_release.md").decode()
+    assert f"![{asset.alt}]({name})\n*{asset.caption}*\n{asset.credit} · " in markdown
+    assert krefeld.facts["images"] == [name]
+
+    reader = pypdf.PdfReader(io.BytesIO(file_of(krefeld, "press_release.pdf")))
+    # WeasyPrint shares one resource dictionary between the pages: one image, listed per page.
+    embedded = {(image.name, image.image.size) for page in reader.pages for image in page.images}
+    assert [size for _, size in embedded] == [(2400, 1260)]
+    text = flat("\n".join(page.extract_text() for page in reader.pages))
+    assert flat(asset.caption) in text and asset.credit in text
+
+    document = docx.Document(io.BytesIO(file_of(krefeld, "press_release.docx")))
+    assert len(document.inline_shapes) == 1
+    assert document.inline_shapes[0]._inline.docPr.get("descr") == asset.alt
+    paragraphs = [p.text for p in document.paragraphs]
+    assert f"{asset.caption}\n{asset.credit} · Abdruck honorarfrei bei Nennung der Quelle" in (
+        paragraphs
+    )
+
+
+def test_release_names_no_image_when_the_deliverable_has_none(workspace: Workspace) -> None:
+    campaign = workspace.campaigns["woche-der-industrie"]
+    deliverables = [
+        d.model_copy(update={"image": None}) if d.id == "pressemitteilung" else d
+        for d in campaign.deliverables
+    ]
+    inp = CompositionInput(
+        workspace_root=workspace.root,
+        campaign_name="woche-der-industrie",
+        campaign=campaign.model_copy(update={"deliverables": deliverables}),
+        deliverable_id="pressemitteilung",
+        initiative=workspace.initiatives["krefeld"],
+        due_at=datetime(2026, 11, 9, 9, 0, tzinfo=UTC),
+        candidates=(),
+        feed_titles={},
+        images=workspace.images,
+    )
+    (piece,) = compose(inp)
+    assert not [f for f in piece.files if f.media_type.startswith("image/")]
+    assert b"<figure>" not in file_of(piece, "press_release.html")
+    document = docx.Document(io.BytesIO(file_of(piece, "press_release.docx")))
+    assert len(document.inline_shapes) == 0
+    assert "images" not in piece.facts

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from content.rendering import RenderError, build_environment, render_template, render_text
+from content.rendering import (
+    BUILTIN_TEMPLATES,
+    RenderError,
+    build_environment,
+    render_template,
+    render_text,
+)
 
 
 def workspace_with(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -76,3 +83,26 @@ def test_feed_text_is_escaped_in_html_but_not_in_text(tmp_path: Path) -> None:
         "<p>&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co.</p>"
     )
     assert render_template(env, "t.txt", {"title": title}, "w") == title
+
+
+def test_builtin_templates_include_nothing_so_the_unsandboxed_path_loads_only_them() -> None:
+    """Built-ins render outside the sandbox; a tag that loads another template would let a
+    workspace file in there, so none of them may use one."""
+    tags = re.compile(r"{%-?\s*(include|extends|import|from)\b")
+    for path in BUILTIN_TEMPLATES.iterdir():
+        assert not tags.search(path.read_text()), path.name
+
+
+def test_workspace_override_of_a_builtin_name_still_renders_in_the_sandbox(
+    tmp_path: Path,
+) -> None:
+    root = workspace_with(tmp_path, {"newsletter.txt": "{{ x.__class__.__mro__[1] }}"})
+    with pytest.raises(RenderError, match=r"templates/newsletter\.txt"):
+        render_template(build_environment(root, "x"), "newsletter.txt", {"x": "s"}, "w")
+    builtin = render_template(
+        build_environment(tmp_path / "none", "x"),
+        "social.txt",
+        {"intro": None, "item": {"title": "T"}, "teaser": ""},
+        "w",
+    )
+    assert builtin.strip() == "T"

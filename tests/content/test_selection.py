@@ -196,3 +196,26 @@ def test_sections_go_by_the_first_topic_the_item_mentions() -> None:
     assert section_of(tagged, rules) == "Fachkräfte"
     assert section_of(mentioned, rules) == "Energie"
     assert section_of(Candidate("c", "Anderes", "", "u", NOW, ()), rules) is None
+
+
+def test_pool_finds_terms_as_a_substring_test_would_in_every_text() -> None:
+    """The pool searches all texts at once; the answer must be ``term in text`` for each."""
+    texts = [
+        ("Wasserstoff", ""),
+        ("", "… und am Ende: wasserstoff"),
+        ("WASSERSTOFFHOCHLAUF", "Wasserstoff Wasserstoff"),
+        ("Ohne", "Chem\x00park mit einem Trennzeichen im Text"),
+        ("", ""),
+        ("Chempark", "Straße"),
+    ]
+    for rows in (texts, [row for row in texts if "\x00" not in row[1]]):
+        items = [item(n, title, summary=summary) for n, (title, summary) in enumerate(rows)]
+        pool = CandidatePool(tuple(items))
+        for term in ("Wasserstoff", "chempark", "STRASSE", "Straße", "park", "x"):
+            key = term.casefold()
+            title, body, anywhere = pool.hits(term)
+            expected_title = {i for i, (t, _) in enumerate(rows) if key in t.casefold()}
+            expected_body = {i for i, (_, s) in enumerate(rows) if key in s.casefold()}
+            assert title == expected_title, term
+            assert body == expected_body - expected_title, term
+            assert anywhere == expected_title | expected_body, term
