@@ -43,7 +43,7 @@ from typing import Any
 from celery.beat import Scheduler
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from campaigns.models import Slot
@@ -68,12 +68,40 @@ def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+def offset_clock(seconds: float) -> Clock:
+    """The wall clock shifted by ``DEPESCHE_BEAT_CLOCK_OFFSET``: beat processes started together
+    with one offset agree on the time, so a rehearsal (or a test) fires a real slot now."""
+    if not seconds:
+        return _wall_clock
+    shift = timedelta(seconds=seconds)
+    return lambda: datetime.now(UTC) + shift
+
+
 def send_shares(database_url: str, task_ids: list[int], now: datetime) -> None:
     """The same path ``depesche run`` takes in distributed mode: chunks of ids to the broker."""
     from workers.runner import Fanout, dispatch
 
     fanout = Fanout.from_settings(current_settings())
     dispatch(database_url, task_ids, distributed=True, fanout=fanout, now=now)
+
+
+def masked_interrupt(error: BaseException) -> BaseException | None:
+    """The ``SystemExit`` or ``KeyboardInterrupt`` hidden behind ``error``, if any.
+
+    Beat stops on SIGTERM by raising ``SystemExit`` from its signal handler, wherever the
+    process happens to be. Arriving in the middle of a query, it can be replaced by an error
+    the driver raises while cleaning up (psycopg: "can't change 'autocommit' now: connection in
+    transaction status ACTIVE" from SQLAlchemy's pre-ping), which a tick would log and retry:
+    beat would ignore the signal until it is killed. The interrupt survives in the chain.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if not isinstance(current, Exception):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 @dataclass(frozen=True)
@@ -180,6 +208,8 @@ def run_tick(
             if opened.created:
                 fired.append(spec.key)
                 task_ids.extend(opened.task_ids)
+            else:  # a second beat, or `depesche run` for the same instant, was first
+                log.info("slot %s: its run exists already, sending nothing", spec.key)
         missed = [spec.key for spec in plan.missed if _record_missed(session, spec, grace, now)]
         _advance(session, state, name, plan.checked_until, now, ticked_by)
     for key in fired:
@@ -213,7 +243,8 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         settings = current_settings()
-        self.clock: Clock = clock or _wall_clock
+        self.clock_offset = 0.0 if clock is not None else settings.beat_clock_offset
+        self.clock: Clock = clock or offset_clock(self.clock_offset)
         self.database_url = database_url or settings.resolved_database_url
         self.workspace_root = settings.workspace
         self._workspace = workspace
@@ -251,14 +282,24 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
                 ticked_by=self.ticked_by,
             )
         except SQLAlchemyError as exc:
-            # Nothing was committed; the same window is decided on the next try.
-            log.error("beat: schedule tick failed, retrying in %ss: %s", self.retry_after, exc)
+            if (interrupt := masked_interrupt(exc)) is not None:
+                raise interrupt from None
+            # Nothing was committed; the same window is decided on the next try. A database that
+            # is away needs no traceback every few seconds; anything else does.
+            log.error(
+                "beat: schedule tick failed, retrying in %ss: %s",
+                self.retry_after,
+                exc,
+                exc_info=not isinstance(exc, OperationalError),
+            )
             return min(self.retry_after, float(self.max_interval))
         self.last_tick = result
         if result.task_ids:
             try:
                 self.send(self.database_url, result.task_ids, now)
-            except Exception:  # the runs are committed: the sweeper sends what stays unsent
+            except Exception as exc:  # the runs are committed: the sweeper sends what stays unsent
+                if (interrupt := masked_interrupt(exc)) is not None:
+                    raise interrupt from None
                 log.exception("beat: sending %d shares failed", len(result.task_ids))
         if result.wake_at is None:
             return float(self.max_interval)
@@ -268,4 +309,7 @@ class DatabaseScheduler(Scheduler):  # type: ignore[misc]
     @property
     def info(self) -> str:
         url = make_url(self.database_url).render_as_string(hide_password=True)
-        return f"    . slots -> {url} (schedule {self.schedule_name!r}, grace {self.grace})"
+        shifted = f", clock shifted by {self.clock_offset:+.0f}s" if self.clock_offset else ""
+        return (
+            f"    . slots -> {url} (schedule {self.schedule_name!r}, grace {self.grace}{shifted})"
+        )
