@@ -1,4 +1,4 @@
-# The image every Depesche service of docker-compose.yml runs: worker, beat, migrate, flower.
+# The image every Depesche service of docker-compose.yml runs: worker, beat, migrate, flower, web.
 FROM python:3.11-slim
 
 # Debian packages Depesche needs at run time (PDF rendering), from the same list `make demo` uses.
@@ -11,6 +11,7 @@ COPY config config
 COPY campaigns campaigns
 COPY content content
 COPY workers workers
+COPY web web
 COPY migrations migrations
 RUN pip install --no-cache-dir -e . "flower>=2.0"
 

@@ -30,7 +30,7 @@ test: $(STAMP) system-packages
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check config campaigns content workers
+	$(BIN)/ruff format --check config campaigns content workers web
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

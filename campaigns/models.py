@@ -56,3 +56,19 @@ class RunTask(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CampaignControl(Base):
+    """An operator's hold on a campaign: ``active``, ``paused`` or ``cancelled`` (final).
+
+    No row means active. ``version`` counts the changes and keys each change's event.
+    """
+
+    __tablename__ = "campaign_controls"
+
+    campaign: Mapped[str] = mapped_column(String(100), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)

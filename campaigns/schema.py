@@ -143,11 +143,43 @@ class BlueskyChannel(Strict):
     """Where Bluesky handles are resolved to DIDs for mention facets (an AppView or PDS)."""
 
     service: HttpsOrigin = "https://public.api.bsky.app"
+    # Where posts go: the account's handle and its PDS. The app password is a secret and comes
+    # from DEPESCHE_BLUESKY_PASSWORD_<SLUG> in the environment, never from this file.
+    handle: Annotated[str, Field(pattern=r"^[a-zA-Z0-9.-]+\.[a-zA-Z][a-zA-Z0-9-]*$")] | None = None
+    pds: HttpsOrigin = "https://bsky.social"
+
+
+def _webhook_url(value: str) -> str:
+    """https anywhere; plain http only to this machine (a receiver in development or tests)."""
+    match = re.match(r"^(https?)://(\[[0-9a-fA-F:]+\]|[^/\s?#:]+)(:\d+)?(/[^\s#]*)?$", value)
+    if match is None:
+        raise ValueError("must be an absolute https:// URL")
+    host = match[2].strip("[]")
+    if match[1] == "http" and host not in ("localhost", "127.0.0.1", "::1"):
+        raise ValueError("must use https:// (plain http only to localhost or 127.0.0.1)")
+    return value
+
+
+class WebhookChannel(Strict):
+    """Where the initiative's webhook receives pieces; the signing secret comes from
+    DEPESCHE_WEBHOOK_SECRET_<SLUG> in the environment, never from this file."""
+
+    url: Annotated[str, AfterValidator(_webhook_url)]
 
 
 class Channels(Strict):
     mastodon: MastodonChannel | None = None
     bluesky: BlueskyChannel | None = None
+    webhook: WebhookChannel | None = None
+
+
+def _email_address(value: str) -> str:
+    if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", value):
+        raise ValueError(f"{value!r} is not an e-mail address like presse@example.org")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
 
 
 class Initiative(Strict):
@@ -166,6 +198,13 @@ class Initiative(Strict):
     press_contact: Contact
     sender: Sender
     channels: Channels = Channels()
+    # Who approves the initiative's own edition when a review asks for the level "initiative";
+    # without a list, the press contact does.
+    reviewers: list[EmailAddress] | None = None
+
+    @property
+    def reviewer_addresses(self) -> tuple[str, ...]:
+        return tuple(self.reviewers) if self.reviewers else (self.press_contact.email,)
 
 
 class InitiativesFile(Strict):
@@ -331,11 +370,46 @@ class Quote(Strict):
     initiatives: list[str] | None = None
 
 
+ReviewLevel = Literal["network", "initiative"]
+
+
+class ReviewLevels(Strict):
+    """A review in levels, in order: ``network`` (the alliance's PR team), then ``initiative``
+    (the initiative approves its own edition). Each level approves once before the next."""
+
+    levels: Annotated[list[ReviewLevel], Field(min_length=1)]
+
+    @field_validator("levels")
+    @classmethod
+    def _distinct(cls, value: list[ReviewLevel]) -> list[ReviewLevel]:
+        if len(value) != len(set(value)):
+            raise ValueError("each review level may appear once")
+        return value
+
+
+# ``auto``: approved at composition; ``approval``: the PR team (level ``network``) approves.
+ReviewPolicy = Literal["auto", "approval"] | ReviewLevels
+
+
+def review_levels(policy: ReviewPolicy) -> tuple[ReviewLevel, ...]:
+    """The levels that must approve, in order; none for ``auto``."""
+    if policy == "auto":
+        return ()
+    if policy == "approval":
+        return ("network",)
+    assert isinstance(policy, ReviewLevels)
+    return tuple(policy.levels)
+
+
 class _DeliverableBase(Strict):
     id: Slug
     trigger: Trigger
     template: str | None = None
     channels: list[str] = ["folder"]
+    # Overrides the campaign's review policy for this deliverable.
+    review: ReviewPolicy | None = None
+    # The earliest instant its pieces may go out (default: the slot's due time).
+    send_at: datetime | MilestoneRef | None = None
 
 
 class NewsletterDeliverable(_DeliverableBase):
@@ -380,6 +454,15 @@ class PressReleaseDeliverable(_DeliverableBase):
     quotes: list[Quote] = []
     embargo: datetime | MilestoneRef | None = None
     place: str | None = None
+    # Press photos from assets/images.yaml, shown with caption and credit; ``image`` is the
+    # spelling for one.
+    image: Slug | None = None
+    images: list[Slug] = []
+
+    @property
+    def image_ids(self) -> list[str]:
+        """``image`` first, then ``images``, each once."""
+        return list(dict.fromkeys([*([self.image] if self.image else []), *self.images]))
 
     @field_validator("headline")
     @classmethod
@@ -408,12 +491,17 @@ class Campaign(Strict):
     timezone: TimezoneName = "Europe/Berlin"
     period: Period
     targets: Literal["all"] | list[Slug] | Selector = "all"
-    review: Literal["auto", "approval"] = "auto"
+    review: ReviewPolicy = "auto"
     # Tracking parameters on newsletter and social links; press material never carries them.
     utm: bool | UtmParameters = True
     milestones: dict[str, datetime] = {}
     calendar: list[CalendarEntry] = []
     deliverables: list[Deliverable]
+
+    def review_levels(self, deliverable_id: str) -> tuple[ReviewLevel, ...]:
+        """The approval levels of one deliverable: its own policy, else the campaign's."""
+        deliverable = next(d for d in self.deliverables if d.id == deliverable_id)
+        return review_levels(deliverable.review if deliverable.review is not None else self.review)
 
 
 # --- assets/images.yaml -------------------------------------------------------------------------
@@ -497,8 +585,17 @@ class FetchSection(Strict):
         return value
 
 
+class ReviewSection(Strict):
+    """``[review]``: the alliance's PR team, who approve at level ``network``, and the sender of
+    review mails (default: the first of them)."""
+
+    network: list[EmailAddress] = []
+    sender: EmailAddress | None = None
+
+
 class WorkspaceConfig(Strict):
     workspace: WorkspaceSection
     demo: DemoSection | None = None
+    review: ReviewSection = ReviewSection()
     fetch: FetchSection = FetchSection()
     settings: dict[str, str] = {}

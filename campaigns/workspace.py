@@ -763,6 +763,11 @@ def _check(root: Path) -> _Result:
         if doc is not None:
             _check_campaign(doc, known, root)
     _check_social_assets(root, result, known, campaign_docs, file_problems)
+    if result.config is not None:
+        for name, campaign in result.campaigns.items():
+            doc = campaign_docs[name]
+            if doc is not None:
+                _check_reviewers(doc, campaign, result.config)
 
     for relative, doc in [
         *docs.items(),
@@ -935,6 +940,7 @@ def _check_campaign(doc: _Doc, known: _Known, root: Path) -> None:
                 )
                 _check_refs(doc, [*where, "feeds"], event_filter.get("feeds"), known.feeds, "feed")
         _check_milestone(doc, [*here, "embargo"], entry.get("embargo"), milestone_names)
+        _check_milestone(doc, [*here, "send_at"], entry.get("send_at"), milestone_names)
         network = entry.get("network")
         if isinstance(network, dict):
             _check_refs(doc, [*here, "network", "feeds"], network.get("feeds"), known.feeds, "feed")
@@ -951,6 +957,22 @@ def _check_campaign(doc: _Doc, known: _Known, root: Path) -> None:
             message = _template_problem(template, root)
             if message:
                 doc.add([*here, "template"], message)
+
+
+def _check_reviewers(doc: _Doc, campaign: Campaign, config: WorkspaceConfig) -> None:
+    """A review by the PR team needs their addresses, or nobody would ever be asked."""
+    if config.review.network:
+        return
+    for index, deliverable in enumerate(campaign.deliverables):
+        if "network" in campaign.review_levels(deliverable.id):
+            own = deliverable.review is not None
+            doc.add(
+                ["deliverables", index, "review"] if own else ["review"],
+                "the PR team (level 'network') must approve, but depesche.toml names no "
+                'reviewers: add [review] network = ["presse@..."]',
+            )
+            if not own:
+                return
 
 
 def _check_milestone(doc: _Doc, path: list[Any], value: Any, names: list[str] | None) -> None:
@@ -1066,12 +1088,19 @@ def _check_social_assets(
 
 
 def _check_social_refs(doc: _Doc, tags: list[str] | None, image_ids: list[str] | None) -> None:
-    """A social deliverable's hashtags come from the canonical list, its images from the assets."""
+    """A social deliverable's hashtags come from the canonical list; its images, and a press
+    release's, from the assets."""
     where = f"{HASHTAGS_FILE} (the canonical list)"
     for index, entry in _entries(doc.data, "deliverables"):
+        here: list[Any] = ["deliverables", index]
+        if entry.get("kind") == "press_release":
+            image = entry.get("image")
+            if isinstance(image, str) and image not in (image_ids or []):
+                doc.add([*here, "image"], _unknown("image", image, sorted(set(image_ids or []))))
+            if entry.get("images"):
+                _check_refs(doc, [*here, "images"], entry.get("images"), image_ids or [], "image")
         if entry.get("kind") != "social":
             continue
-        here: list[Any] = ["deliverables", index]
         for number, tag in _strings(entry.get("hashtags")):
             if tags is None:
                 doc.add([*here, "hashtags", number], f"hashtag {tag!r}: {where} is missing")

@@ -252,6 +252,10 @@ def run(
         fanout=Fanout.from_settings(settings),
     )
     _summary(reports, out_dir)
+    if settings.broker_url is None:  # embedded: send what the run made due (beat does it else)
+        from workers.delivery_runtime import release_now
+
+        release_now(settings, clock=_now)
     if any(r.errors for r in reports):
         raise typer.Exit(1)
 
@@ -410,6 +414,39 @@ app.command("preview")(preview_command)
 from content.commands import feeds_app  # noqa: E402
 
 app.add_typer(feeds_app, name="feeds")
+
+from content.review_commands import (  # noqa: E402
+    cancel_command,
+    pause_command,
+    resume_command,
+    review_app,
+)
+from workers.review_mail_commands import notify_command, send_test_command  # noqa: E402
+
+review_app.command("notify")(notify_command)
+app.add_typer(review_app, name="review")
+app.command("send-test")(send_test_command)
+app.command("pause")(pause_command)
+app.command("resume")(resume_command)
+app.command("cancel")(cancel_command)
+
+from workers.delivery_commands import deliveries_app  # noqa: E402
+
+app.add_typer(deliveries_app, name="deliveries")
+
+from web.commands import web  # noqa: E402
+from workers.subscriber_commands import (  # noqa: E402
+    bounces,
+    press_app,
+    subscribers_app,
+)
+from workers.subscriber_commands import report as report_command  # noqa: E402
+
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(press_app, name="press")
+app.command("bounces")(bounces)
+app.command("report")(report_command)
+app.command("web")(web)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -39,11 +39,30 @@ class Settings(BaseSettings):
     # Seconds a schedule slot may be late (beat down, restarting) and still fire; older slots
     # are recorded as missed instead (`slot.missed`).
     schedule_grace: float = 3600.0
+    # Seconds added to beat's wall clock: rehearse (or test) a schedule as if it were another
+    # time, e.g. Monday 08:00 now, without touching the machine's clock. 0 in production.
+    beat_clock_offset: float = 0.0
     # Delivery (issue 6). Secrets come from the environment only, never from workspace files,
     # and never appear in logs, events or error messages.
-    secret_key: str | None = None  # signs unsubscribe, confirmation and consent tokens
+    # Signs unsubscribe, confirmation and consent tokens; kept out of the settings' repr.
+    secret_key: str | None = Field(default=None, repr=False)
     public_url: str = "http://127.0.0.1:8000"  # where `depesche web` is reachable from outside
-    smtp_url: str | None = None  # smtp://user:password@host:port, smtps:// for implicit TLS
+    # smtp://user:password@host:port, smtps:// for implicit TLS; kept out of the settings' repr.
+    smtp_url: str | None = Field(default=None, repr=False)
+    # Retention (GDPR): unconfirmed sign-ups and old delivery records are deleted after this.
+    unconfirmed_retention_days: int = 30
+    delivery_retention_days: int = 365
+    smtp_ca_file: Path | None = None  # trust this CA (PEM) instead of the system's, e.g. in tests
+    smtp_rate: float | None = None  # messages per second per server; `?rate=` in the URL wins
+    # PEM string or path of a PEM file; DKIM signing is off without it.
+    dkim_key: str | None = Field(default=None, repr=False)
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
+    # The release step (workers/delivery.py): how often beat runs it, how long a worker may hold
+    # a claimed delivery before it counts as dead (then `unknown`), and rows per commit.
+    delivery_interval: float = 10.0
+    delivery_lease: float = 300.0
+    delivery_chunk: int = 200
 
     @property
     def resolved_database_url(self) -> str:

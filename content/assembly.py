@@ -20,6 +20,7 @@ from config.models import record_event
 from content.composers import compose
 from content.composers.base import ComposedPiece, CompositionInput
 from content.models import Item, Piece, PieceFile
+from content.review import review_setup, start_review
 from content.selection import Candidate
 
 INITIAL_STATE = "draft"
@@ -121,6 +122,9 @@ def assemble(
     if stored:
         return stored
     inp = composition_input(session, workspace, spec, initiative)
+    # The review policy, the campaign's hash (for stale detection) and the send-at and embargo
+    # times, fixed at composition.
+    review = review_setup(workspace, spec.campaign, spec.deliverable, spec.due_at)
     pieces = []
     for composed in compose(inp):
         key = piece_key(spec.key, initiative, composed)
@@ -142,8 +146,11 @@ def assemble(
                 "revision": workspace.revision,
                 "facts": composed.facts,
                 "audience": composed.audience,
+                **review.provenance(),
             },
             created_at=now,
+            send_at=review.send_at,
+            embargo_until=review.embargo_until,
             files=[
                 PieceFile(
                     name=f.name,
@@ -164,4 +171,6 @@ def assemble(
         )
         pieces.append(piece)
     session.flush()
+    for piece in pieces:
+        start_review(session, piece, now=now)
     return pieces

@@ -96,9 +96,13 @@ class Piece(Base):
     deliverable: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(20))
     platform: Mapped[str | None] = mapped_column(String(20), nullable=True)
-    state: Mapped[str] = mapped_column(String(20), default="draft")
+    # Moved only by content.review.transition, which checks the move and records its event.
+    state: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The earliest instant it may go out, and a press release's Sperrfrist (None: none).
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     files: Mapped[list[PieceFile]] = relationship(
         back_populates="piece", order_by="PieceFile.name", lazy="selectin"
     )
@@ -115,3 +119,71 @@ class PieceFile(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     piece: Mapped[Piece] = relationship(back_populates="files")
+
+
+class PieceTransition(Base):
+    """One move of a piece's state, numbered per piece: who moved it, when, and why.
+
+    ``content.review.transition`` moves the state with a compare-and-set; the unique
+    ``(piece_id, seq)`` keeps the history free of a second entry for the same step.
+    """
+
+    __tablename__ = "piece_transitions"
+    __table_args__ = (UniqueConstraint("piece_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PieceApproval(Base):
+    """One review level's approval of a piece; a level approves a piece once."""
+
+    __tablename__ = "piece_approvals"
+    __table_args__ = (UniqueConstraint("piece_id", "level"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PieceComment(Base):
+    """A reviewer's remark; ``key`` makes a repeated command or task add it once."""
+
+    __tablename__ = "piece_comments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReviewNotification(Base):
+    """The mail asking one reviewer to approve one piece at one level: sent once.
+
+    Written as ``sending`` (committed) before the mail leaves and ``sent`` after; a row left in
+    ``sending`` by a crash is not sent again (the reviewer may have it already), ``failed`` is.
+    """
+
+    __tablename__ = "review_notifications"
+    __table_args__ = (UniqueConstraint("piece_id", "level", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    piece_id: Mapped[int] = mapped_column(ForeignKey("pieces.id"), index=True)
+    level: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(254))
+    status: Mapped[str] = mapped_column(String(20))
+    message_id: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -9,9 +9,17 @@ import config.models
 import content.models
 import workers.models
 import workers.schedule_models
+import workers.subscriber_models
 from config.db import Base, get_engine
 
-_ = (campaigns.models, config.models, content.models, workers.models, workers.schedule_models)
+_ = (
+    campaigns.models,
+    config.models,
+    content.models,
+    workers.models,
+    workers.schedule_models,
+    workers.subscriber_models,
+)
 target_metadata = Base.metadata
 
 

@@ -21,10 +21,10 @@ from tests.services import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
-DEPESCHE_SERVICES = ("migrate", "worker", "beat", "flower")
+DEPESCHE_SERVICES = ("migrate", "worker", "beat", "flower", "web")
 # A service another one waits for with `service_healthy` must say how it is healthy; these are
 # the ones a person or a proxy talks to, so they say it even when nobody waits for them.
-HEALTHCHECKED = ("redis", "postgres", "worker", "flower", "mailpit")
+HEALTHCHECKED = ("redis", "postgres", "worker", "flower", "mailpit", "web")
 
 
 def check_jsonschema(path: Path) -> subprocess.CompletedProcess[str]:
@@ -72,6 +72,7 @@ def test_deployment_has_every_service_the_readme_names(compose: dict[str, Any]) 
         "beat",
         "flower",
         "mailpit",
+        "web",
     }
 
 
@@ -86,7 +87,7 @@ def test_services_wait_for_the_health_of_what_they_need(compose: dict[str, Any])
                 assert "healthcheck" in services[needed], f"{name} waits on {needed}'s health"
             else:
                 assert services[needed].get("restart") == "no", f"{needed} must be one-shot"
-    for name in ("worker", "beat"):
+    for name in ("worker", "beat", "web"):
         assert services[name]["depends_on"] == {
             "redis": {"condition": "service_healthy"},
             "postgres": {"condition": "service_healthy"},
@@ -141,7 +142,7 @@ def test_services_run_commands_that_exist(compose: dict[str, Any]) -> None:
     from config.cli import app
 
     commands = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
-    for name in ("migrate", "worker", "beat"):
+    for name in ("migrate", "worker", "beat", "web"):
         command = compose["services"][name]["command"]
         assert command[0] == "depesche" and command[1] in commands, name
     assert "run" in commands and "ingest" in commands  # the README's `compose run` examples
@@ -154,5 +155,5 @@ def test_image_contains_every_package_and_what_it_copies_exists() -> None:
     sources = [part for line in lines if line.startswith("COPY ") for part in line.split()[1:-1]]
     for source in sources:
         assert (ROOT / source).exists(), f"Dockerfile copies {source}, which does not exist"
-    for package in ("config", "campaigns", "content", "workers", "migrations"):
+    for package in ("config", "campaigns", "content", "workers", "web", "migrations"):
         assert package in sources, f"the image lacks the package {package}"

@@ -10,10 +10,11 @@ import campaigns.models
 import config.models
 import content.models
 import workers.models
+import workers.subscriber_models
 from config.db import Base, get_engine
 from config.migrate import alembic_config
 
-_ = (campaigns.models, config.models, content.models, workers.models)
+_ = (campaigns.models, config.models, content.models, workers.models, workers.subscriber_models)
 
 
 def test_migrations_form_one_chain() -> None:

@@ -8,6 +8,7 @@ Celery's ``crontab`` entries are not (see its docstring). What stays:
   ``DEPESCHE_SWEEP_INTERVAL`` seconds), so a lost broker queue or a killed worker loses nothing,
   and a beat that died between opening runs and sending their shares loses nothing either;
 - ``dispatch-events``: the event outbox's dispatcher, which fires ``on:`` triggers;
+- ``purge-retention``: once a day, the GDPR retention purge (``workers/gdpr.py``);
 - one entry per feed at its own interval.
 """
 
@@ -33,6 +34,27 @@ def beat_schedule(workspace: Workspace, settings: Settings) -> dict[str, dict[st
         "task": "depesche.dispatch_events",
         "schedule": timedelta(seconds=5),
         "options": {"expires": 5},
+    }
+    # Deliveries (workers/delivery.py): due ones leave within seconds; the database holds every
+    # wait (backoff, Sperrfrist), so a missed tick only delays, and a late one expires.
+    schedule["release-deliveries"] = {
+        "task": "depesche.release_deliveries",
+        "schedule": timedelta(seconds=settings.delivery_interval),
+        "options": {"expires": settings.delivery_interval},
+    }
+    # Review (content/review.py): pieces of a changed campaign become stale (hold_reason already
+    # holds them; this records it, with an event).
+    schedule["mark-stale"] = {
+        "task": "depesche.mark_stale",
+        "schedule": timedelta(seconds=settings.sweep_interval),
+        "options": {"expires": settings.sweep_interval},
+    }
+    # Retention (workers/gdpr.py): stale sign-ups and old delivery records, once a day; the
+    # purge is idempotent, so a repeated or late tick deletes nothing twice.
+    schedule["purge-retention"] = {
+        "task": "depesche.purge_retention",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 3600},
     }
     # One entry per feed at its own interval; the task skips a feed that is paused or backing off.
     for feed in workspace.feeds.values():

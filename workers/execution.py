@@ -64,6 +64,13 @@ def workspace_for(root: Path, revision: str | None = None) -> Workspace:
     return cached
 
 
+def remember_workspace(workspace: Workspace) -> None:
+    """Keep a workspace the caller has loaded already (``depesche run``, ``depesche demo``), so
+    the shares run in this process do not parse the same files again; ``workspace_for`` still
+    compares its revision with the files on disk before using it."""
+    _workspaces[workspace.root.resolve()] = workspace
+
+
 @dataclass(frozen=True)
 class TaskOutcome:
     run_task_id: int
@@ -87,11 +94,18 @@ def slot_spec(slot: Slot, workspace: Workspace) -> SlotSpec:
 
 
 def bundle_of(spec: SlotSpec, initiative: str, pieces: list[Piece]) -> Bundle:
+    return bundle_from(initiative, spec.campaign, spec.folder, spec.due_at.isoformat(), pieces)
+
+
+def bundle_from(
+    initiative: str, campaign: str, folder: str, due_at: str, pieces: list[Piece]
+) -> Bundle:
+    """One initiative's pieces of one slot as the folder channel and the content pack see them."""
     return Bundle(
         initiative=initiative,
-        campaign=spec.campaign,
-        slot=spec.folder,
-        due_at=spec.due_at.isoformat(),
+        campaign=campaign,
+        slot=folder,
+        due_at=due_at,
         pieces=tuple(
             OutputPiece(
                 kind=p.kind,

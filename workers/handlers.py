@@ -177,3 +177,8 @@ def fire_event_triggers(context: EventContext, event: EventRecord) -> None:
         fanout=context.fanout,
         now=context.now,
     )
+
+
+# Handlers that live beside their domain register on import (kept last: they import this module).
+import workers.delivery_runtime  # noqa: E402, F401  (piece.approved -> deliveries)
+from workers import review_mail as _review_mail  # noqa: E402, F401  (review mails)

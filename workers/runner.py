@@ -26,6 +26,7 @@ from config.db import session_scope
 from config.models import Event
 from config.settings import Settings
 from content.models import Piece
+from workers.execution import remember_workspace
 
 POLL_SECONDS = 0.2
 log = logging.getLogger(__name__)
@@ -214,6 +215,8 @@ def run_at(
         payloads=payloads,
     )
     task_ids = [task_id for *_, ids in opened for task_id in ids]
+    if not distributed:
+        remember_workspace(workspace)  # the shares run here: parsed once is enough
     dispatch(database_url, task_ids, distributed=distributed, fanout=fanout, now=now)
     if distributed and opened:
         _wait_until_finished(database_url, [run_id for _, run_id, _, _ in opened], timeout, fanout)

@@ -10,13 +10,18 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from sqlalchemy.exc import OperationalError
 
 from config.celery_app import app
 from config.db import dispose_engines
 from config.settings import current_settings
-from workers.execution import WorkspaceRevisionMismatch, dead_letter, execute_run_task
+from workers.execution import (
+    WorkspaceRevisionMismatch,
+    dead_letter,
+    execute_run_task,
+    workspace_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,21 @@ log = logging.getLogger(__name__)
 def _fresh_connections(**_: Any) -> None:
     """A forked worker child must not reuse the parent's database connections."""
     dispose_engines()
+
+
+@worker_init.connect
+def _load_workspace(**_: Any) -> None:
+    """Parse the workspace once in the worker's main process, before it forks its children.
+
+    Every child inherits it instead of parsing it on its first share, which for 1,000
+    initiatives takes longer than a hundred shares (bench/distributed.py). ``workspace_for``
+    still checks the revision on disk for every share and reloads when the files changed. A
+    workspace that does not load now is left to the shares, which record why.
+    """
+    try:
+        workspace_for(current_settings().workspace)
+    except Exception:
+        log.exception("the workspace did not load at worker start; each share tries again")
 
 
 # Errors worth another try: the database was busy or away, the output volume hiccuped, this
@@ -127,19 +147,35 @@ def dispatch_events() -> int:
     return dispatch_now(current_settings(), now=datetime.now(UTC)).published
 
 
-@app.task(name="depesche.fetch_feed", acks_late=True)
-def fetch_feed(feed_id: str) -> dict[str, Any]:
-    """Fetch one feed (beat sends one entry per feed, at the feed's own interval)."""
+# A feed whose host another worker is fetching from comes back after a short, jittered pause,
+# at most this often; then the next beat tick brings it again.
+HOST_BUSY_RETRIES = 60
+
+
+@app.task(name="depesche.fetch_feed", bind=True, acks_late=True, max_retries=HOST_BUSY_RETRIES)
+def fetch_feed(self: Any, feed_id: str) -> dict[str, Any]:
+    """Fetch one feed (beat sends one entry per feed, at the feed's own interval).
+
+    One request at a time per host across all workers (a lease in Redis); a busy host sends the
+    task back to the queue for a moment instead of keeping a worker slot waiting.
+    """
+    from content.feeds.leases import HostBusy, leases_for
     from content.ingest import ingest_feed
     from workers.execution import workspace_for
 
     settings = current_settings()
-    outcome = ingest_feed(
-        settings.resolved_database_url,
-        workspace_for(settings.workspace),
-        feed_id,
-        now=datetime.now(UTC),
-    )
+    try:
+        outcome = ingest_feed(
+            settings.resolved_database_url,
+            workspace_for(settings.workspace),
+            feed_id,
+            now=datetime.now(UTC),
+            leases=leases_for(settings.broker_url),
+        )
+    except HostBusy as busy:
+        if self.request.retries >= HOST_BUSY_RETRIES:
+            return {"feed": feed_id, "status": "busy", "new": 0, "error": str(busy)}
+        raise self.retry(countdown=random.uniform(0.5, 2.5)) from busy
     if outcome.new:  # committed with their events: hand those to the handlers right away
         from workers.outbox import dispatch_now
 
@@ -150,3 +186,32 @@ def fetch_feed(feed_id: str) -> dict[str, Any]:
         "new": len(outcome.new),
         "error": outcome.error,
     }
+
+
+@app.task(name="depesche.release_deliveries", acks_late=True)
+def release_deliveries() -> dict[str, int]:
+    """Beat's delivery tick: route approved pieces, send due deliveries (workers.delivery)."""
+    from dataclasses import asdict
+
+    from workers.delivery_runtime import release_now
+
+    return asdict(release_now(current_settings(), clock=lambda: datetime.now(UTC)))
+
+
+@app.task(name="depesche.purge_retention", acks_late=True)
+def purge_retention() -> dict[str, int]:
+    """Beat's daily retention tick: stale sign-ups and old delivery records (workers.gdpr)."""
+    from workers.gdpr import purge_expired
+
+    return purge_expired(current_settings(), now=datetime.now(UTC))
+
+
+@app.task(name="depesche.mark_stale", acks_late=True)
+def mark_stale() -> int:
+    """Beat's stale check: pieces whose campaign changed since composition become ``stale``."""
+    from config.db import session_scope
+    from content.review import mark_stale as mark
+
+    settings = current_settings()
+    with session_scope(settings.resolved_database_url) as session:
+        return mark(session, workspace_for(settings.workspace), datetime.now(UTC))

@@ -219,6 +219,11 @@ def _ingest(database_url: str, root: Path) -> None:
     assert [o.status for o in outcomes] == ["ok"], outcomes
 
 
+# Only the item events: the pieces their handling drafts and approves raise events with handlers
+# of their own (review mails, deliveries), which these tests do not count.
+ITEM_EVENTS = frozenset({"item.published"})
+
+
 def test_a_crash_after_handling_before_marking_handles_again_and_opens_each_slot_once(
     database_url: str, events_workspace: EventWorkspace, embedded: Settings
 ) -> None:
@@ -246,7 +251,7 @@ def test_a_crash_after_handling_before_marking_handles_again_and_opens_each_slot
     assert len(_pending(database_url)) >= item_events  # ... and none of them marked
 
     again = InProcess()
-    report = dispatch_pending(database_url, again, subscribed=registry.types(), now=NOW)
+    report = dispatch_pending(database_url, again, subscribed=ITEM_EVENTS, now=NOW)
 
     assert report.published == item_events and again.failed == []
     with session_scope(database_url) as session:
@@ -271,7 +276,7 @@ def test_a_republished_event_after_the_run_finished_changes_nothing(
     database_url: str, events_workspace: EventWorkspace, embedded: Settings
 ) -> None:
     _ingest(database_url, events_workspace.root)
-    dispatch_pending(database_url, InProcess(), subscribed=registry.types(), now=NOW)
+    dispatch_pending(database_url, InProcess(), subscribed=ITEM_EVENTS, now=NOW)
     out = embedded.resolved_out_dir
     mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     pieces = _count(database_url, Piece)
@@ -280,7 +285,7 @@ def test_a_republished_event_after_the_run_finished_changes_nothing(
             update(Event).where(Event.type == "item.published").values(dispatched_at=None)
         )
 
-    report = dispatch_pending(database_url, InProcess(), subscribed=registry.types(), now=NOW)
+    report = dispatch_pending(database_url, InProcess(), subscribed=ITEM_EVENTS, now=NOW)
 
     assert report.published == 5
     assert _count(database_url, Piece) == pieces == 3

@@ -50,6 +50,14 @@ class TransientError(Exception):
         self.retry_after = retry_after
 
 
+class OutcomeUnknown(TransientError):
+    """The connection broke after the message was handed over: it may have been accepted.
+
+    Nothing was refused, so it is transient for the channel; but exactly-once means the caller
+    records the delivery as ``unknown`` and leaves a resend to an operator.
+    """
+
+
 class PermanentError(Exception):
     """Never try again: 5xx SMTP reply, invalid address, HTTP 4xx other than 429."""
 

@@ -82,6 +82,21 @@ def _write_if_changed(path: Path, content: bytes) -> bool:
     return True
 
 
+def pack_of(bundle: Bundle) -> OutputFile:
+    """The content pack: every file of the bundle plus its manifest, as one deterministic ZIP.
+
+    The pack holds the manifest without the pack's own entry (a file cannot contain its own
+    checksum); the folder's manifest adds the entry.
+    """
+    files = [f for piece in bundle.pieces for f in piece.files]
+    inner = (json.dumps(manifest(bundle), ensure_ascii=False, indent=2) + "\n").encode()
+    packed = [(f.name, f.content) for f in files] + [("manifest.json", inner)]
+    return OutputFile(
+        pack_name(bundle.initiative, bundle.slot),
+        build_pack(bundle.initiative, bundle.slot, packed),
+    )
+
+
 def deliver(bundle: Bundle, out_dir: Path) -> Receipt:
     """Write the bundle's folder atomically per file; the manifest last, once files are there."""
     folder = out_dir / bundle.initiative / bundle.campaign / bundle.slot
@@ -89,14 +104,7 @@ def deliver(bundle: Bundle, out_dir: Path) -> Receipt:
     written = unchanged = 0
     files = [f for piece in bundle.pieces for f in piece.files]
     listing = manifest(bundle)
-    # The pack holds the manifest as it stands without the pack's own entry (a file cannot
-    # contain its own checksum); the folder's manifest adds the entry.
-    inner = (json.dumps(listing, ensure_ascii=False, indent=2) + "\n").encode()
-    packed = [(f.name, f.content) for f in files] + [("manifest.json", inner)]
-    pack = OutputFile(
-        pack_name(bundle.initiative, bundle.slot),
-        build_pack(bundle.initiative, bundle.slot, packed),
-    )
+    pack = pack_of(bundle)
     listing["pack"] = {"path": pack.name, "sha256": pack.sha256}
     document = json.dumps(listing, ensure_ascii=False, indent=2) + "\n"
     files += [pack, OutputFile("manifest.json", document.encode())]
