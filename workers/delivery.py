@@ -320,7 +320,8 @@ class PieceFiles:
                 .order_by(Piece.id)
             ).all()
             try:
-                self.packs[piece_id] = pack_files(piece, folder, list(siblings))
+                due_at = (slot.due_at if slot is not None else piece.created_at).isoformat()
+                self.packs[piece_id] = pack_files(piece, folder, due_at, list(siblings))
             except ValueError as exc:  # e.g. two pieces with one file name: fails its rows only
                 self.broken_packs[piece_id] = str(exc)
                 self.packs[piece_id] = ()

@@ -117,10 +117,10 @@ def pack_mail(
     return (eml, *pack)
 
 
-def pack_files(piece: Piece, folder: str, siblings: list[Piece]) -> tuple[Attachment, ...]:
-    """The slot's ZIP as the folder channel builds it (files plus ``manifest.json``)."""
-    bundle = bundle_from(
-        piece.initiative, piece.campaign, folder, piece.created_at.isoformat(), siblings
-    )
+def pack_files(
+    piece: Piece, folder: str, due_at: str, siblings: list[Piece]
+) -> tuple[Attachment, ...]:
+    """The slot's ZIP, byte for byte the one the folder channel writes beside the files."""
+    bundle = bundle_from(piece.initiative, piece.campaign, folder, due_at, siblings)
     pack = pack_of(bundle)
     return (Attachment(pack.name, "application/zip", pack.content),)

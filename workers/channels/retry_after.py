@@ -10,8 +10,12 @@ backoff then decides); a time already past gives 0.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+
+from content.feeds.health import retry_at
+
+LONGEST_WAIT = timedelta(days=1)
 
 
 def _seconds_until(moment: datetime, now: datetime) -> float:
@@ -34,13 +38,11 @@ def _parse_time(value: str) -> datetime | None:
 def retry_after(headers: Mapping[str, str], *, now: datetime) -> float | None:
     """Seconds to wait before the next attempt, or None when the server did not say."""
     lowered = {key.lower(): value.strip() for key, value in headers.items()}
-    value = lowered.get("retry-after")
-    if value:
-        if value.isdigit():
-            return float(value)
-        moment = _parse_time(value)
-        if moment is not None:
-            return _seconds_until(moment, now)
+    # The feeds read Retry-After the same way; one reader, with the same cap on how long a
+    # hostile or confused server can make us wait.
+    moment = retry_at(lowered.get("retry-after"), now, LONGEST_WAIT)
+    if moment is not None:
+        return (moment - now).total_seconds()
     for name in ("x-ratelimit-reset", "ratelimit-reset"):
         value = lowered.get(name)
         if not value:
